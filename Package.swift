@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Release builds use the host's vector units (AVX2/FMA on x86-64) so that SIMD code compiles to vector
+// instructions instead of per-lane libm calls.
+let fastMath: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "clipcam",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "clipcam", targets: ["clipcam"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        // System libraries.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CSDL2", pkgConfig: "sdl2", providers: [.apt(["libsdl2-dev", "libsdl2-image-dev"])]),
+        .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev"])]),
+        .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+
+        // CLIP itself.
+        .target(name: "CLIPTokenizer"),
+        .target(name: "CLIPModel", dependencies: ["COpenBLAS"], swiftSettings: fastMath),
+
+        // The live pipeline's parts.
+        .target(name: "Capture", dependencies: ["CV4L2", "CSDL2"]),
+        .target(name: "Display", dependencies: ["CSDL2", "CFreeType"]),
+        .target(name: "Classifier", dependencies: ["CLIPModel", "CLIPTokenizer"], swiftSettings: fastMath),
+        .target(name: "ClipCamKit", dependencies: ["Capture", "Display", "Classifier", "CLIPModel", "CLIPTokenizer"]),
+
+        .executableTarget(
+            name: "clipcam",
+            dependencies: ["ClipCamKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        .testTarget(name: "CLIPTokenizerTests", dependencies: ["CLIPTokenizer"]),
+        .testTarget(name: "CLIPModelTests", dependencies: ["CLIPModel", "Classifier", "Capture"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture"]),
+        .testTarget(name: "DisplayTests", dependencies: ["Display"]),
+        .testTarget(name: "ClipCamTests", dependencies: ["ClipCamKit"]),
+    ]
+)
