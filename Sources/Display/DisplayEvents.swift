@@ -22,7 +22,8 @@ public enum DisplayEvent: Equatable, Sendable {
 public struct DisplayEventMapper {
     /// The prompt being typed, or nil when not typing.
     public private(set) var draft: String?
-    /// Timestamp of the `/` key press that started typing: its own text event is not part of the prompt.
+    /// Timestamp of the `/` key press that started typing: its own text event (sent by SDL within the same
+    /// millisecond or two, when text input was already on) is not part of the prompt.
     private var startTimestamp: UInt32?
 
     public init() {}
@@ -94,7 +95,7 @@ public struct DisplayEventMapper {
         let typed = withUnsafeBytes(of: input.text) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }
-        if text.isEmpty, let start = startTimestamp, input.timestamp == start, typed.hasPrefix("/") {
+        if text.isEmpty, let start = startTimestamp, input.timestamp &- start <= 2, typed.hasPrefix("/") {
             // The `/` that opened the prompt.
             startTimestamp = nil
             let rest = typed.dropFirst()
