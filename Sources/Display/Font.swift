@@ -256,7 +256,8 @@ public final class Font {
     private func image(forGlyph index: UInt32, pixelSize: Int, outline: Int) -> GlyphImage {
         let key = GlyphKey(glyph: index, pixelSize: pixelSize, outline: outline)
         if let cached = glyphs[key] { return cached }
-        let image = (index == 0 ? nil : rasterise(index, pixelSize: pixelSize, outline: outline))
+        let image =
+            (index == 0 ? nil : rasterise(index, pixelSize: pixelSize, outline: outline))
             ?? missingGlyphBox(pixelSize: pixelSize, outline: outline)
         if glyphs.count >= Font.glyphCacheLimit { glyphs.removeAll(keepingCapacity: true) }
         glyphs[key] = image

@@ -218,7 +218,13 @@ public struct OverlayLayout: Equatable, Sendable {
         mutating func singlePanel(_ score: OverlayModel.SinglePrompt) -> Int {
             let percent = score.percent
             let passes = score.passesThreshold
-            let numberBox = measure("100 %", .bold, bigSize)
+            // The large number takes at most 3/5 of a narrow panel.
+            var numberSize = bigSize
+            var numberBox = measure("100 %", .bold, numberSize)
+            while numberSize > 10 && numberBox.width > innerWidth * 3 / 5 {
+                numberSize = numberSize * 4 / 5
+                numberBox = measure("100 %", .bold, numberSize)
+            }
             let promptHeight = lineHeight(.regular, bodySize)
             let detailHeight = lineHeight(.regular, statusSize)
             let markerHeight = max(3, gap * 3 / 4)
@@ -232,7 +238,7 @@ public struct OverlayLayout: Equatable, Sendable {
                 .prompt, score.prompt, style: .regular, pixelSize: bodySize, color: OverlayStyle.text, x: innerLeft,
                 y: rowTop + (numberBox.height - promptHeight) / 2, maxWidth: innerWidth - numberBox.width - gap)
             place(
-                .percent, "\(Int(percent.rounded())) %", style: .bold, pixelSize: bigSize,
+                .percent, "\(Int(percent.rounded())) %", style: .bold, pixelSize: numberSize,
                 color: passes ? OverlayStyle.highlightText : OverlayStyle.text,
                 x: innerLeft + innerWidth - numberBox.width, y: rowTop, maxWidth: numberBox.width, alignRight: true)
 
@@ -252,7 +258,8 @@ public struct OverlayLayout: Equatable, Sendable {
                         color: OverlayStyle.thresholdMarker))
             }
 
-            var detail = "cosine \(formatFixed(Double(score.cosine), digits: 3))"
+            var detail =
+                "cosine \(formatFixed(Double(score.cosine), digits: 3))"
                 + " · range \(formatFixed(Double(score.range.lowerBound), digits: 2))"
                 + "–\(formatFixed(Double(score.range.upperBound), digits: 2))"
             if let threshold = score.threshold {
@@ -297,13 +304,16 @@ public struct OverlayLayout: Equatable, Sendable {
                 .bestLabel, scores.rows[best].prompt, style: .bold, pixelSize: labelSize,
                 color: OverlayStyle.highlightText, x: innerLeft, y: panel.y + padding, maxWidth: innerWidth)
 
-            // Columns: label | bar | scaled % | probability.
+            // Columns: label | bar | scaled % | probability. Narrow outputs drop the probability, then the %.
             let percentWidth = measure("100 %", .regular, bodySize).width
             let probabilityWidth = measure("p 1.00", .regular, bodySize).width
+            let minimumBar = max(8, innerWidth / 4)
+            let showProbability = percentWidth + probabilityWidth + 3 * gap + minimumBar <= innerWidth
+            let showPercent = percentWidth + 2 * gap + minimumBar <= innerWidth
+            let fixed = gap + (showPercent ? percentWidth + gap : 0) + (showProbability ? probabilityWidth + gap : 0)
             let widestLabel = shown.map { measure(scores.rows[$0].prompt, .regular, bodySize).width }.max() ?? 0
-            let fixed = percentWidth + probabilityWidth + 3 * gap
-            let labelWidth = max(0, min(widestLabel, innerWidth * 2 / 5, innerWidth - fixed - 4 * gap))
-            let barWidth = max(1, innerWidth - labelWidth - fixed)
+            let labelWidth = max(0, min(widestLabel, innerWidth * 2 / 5, innerWidth - fixed - minimumBar))
+            let barWidth = max(0, innerWidth - labelWidth - fixed)
             let barHeight = max(4, rowHeight * 11 / 20)
 
             var y = panel.y + padding + bestHeight + gap
@@ -328,14 +338,18 @@ public struct OverlayLayout: Equatable, Sendable {
                     BarItem(
                         row: index, track: track, filledWidth: filledWidth(percent, of: barWidth), percent: percent,
                         highlighted: isBest))
-                place(
-                    .rowPercent(index), "\(Int(percent.rounded())) %", style: .regular, pixelSize: bodySize,
-                    color: textColor, x: track.maxX + gap, y: y, maxWidth: percentWidth, alignRight: true)
-                let probability = Double(min(1, max(0, row.probability)))
-                place(
-                    .rowProbability(index), "p \(formatFixed(probability, digits: 2))", style: .regular,
-                    pixelSize: bodySize, color: textColor, x: track.maxX + 2 * gap + percentWidth, y: y,
-                    maxWidth: probabilityWidth, alignRight: true)
+                if showPercent {
+                    place(
+                        .rowPercent(index), "\(Int(percent.rounded())) %", style: .regular, pixelSize: bodySize,
+                        color: textColor, x: track.maxX + gap, y: y, maxWidth: percentWidth, alignRight: true)
+                }
+                if showProbability {
+                    let probability = Double(min(1, max(0, row.probability)))
+                    place(
+                        .rowProbability(index), "p \(formatFixed(probability, digits: 2))", style: .regular,
+                        pixelSize: bodySize, color: textColor, x: track.maxX + 2 * gap + percentWidth, y: y,
+                        maxWidth: probabilityWidth, alignRight: true)
+                }
                 y += rowHeight + rowGap
             }
             if hidden > 0 {

@@ -51,8 +51,10 @@ public struct OverlayModel: Equatable, Sendable {
 
         /// Index of the most probable row (the first of equals); nil when there are no rows.
         public var bestIndex: Int? {
-            rows.indices.max { a, b in rows[a].probability < rows[b].probability || (rows[a].probability
-                == rows[b].probability && a > b) }
+            rows.indices.max { a, b in
+                let (pa, pb) = (rows[a].probability, rows[b].probability)
+                return pa < pb || (pa == pb && a > b)
+            }
         }
     }
 

@@ -109,7 +109,8 @@ public final class OverlayPainter {
         }
         let bitmap = fonts.font(item.style).render(
             item.text, pixelSize: item.pixelSize, outline: OverlayStyle.outline(forPixelSize: item.pixelSize))
-        precondition(bitmap.size == item.frame.size, "text '\(item.text)' measured \(item.frame.size), drew \(bitmap.size)")
+        precondition(
+            bitmap.size == item.frame.size, "text '\(item.text)' measured \(item.frame.size), drew \(bitmap.size)")
         let texture = try Texture(renderer: renderer, size: bitmap.size, argb: bitmap.argb)
         textCache[key] = CachedText(texture: texture, lastUsed: frameNumber)
         return texture

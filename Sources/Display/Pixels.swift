@@ -21,7 +21,8 @@ public struct BGRPixels {
     public static func withPixels<Result>(
         of bytes: [UInt8], width: Int, height: Int, _ body: (BGRPixels) throws -> Result
     ) rethrows -> Result {
-        precondition(bytes.count == width * height * 3, "BGR buffer of \(bytes.count) bytes is not \(width)x\(height)x3")
+        precondition(
+            bytes.count == width * height * 3, "BGR buffer of \(bytes.count) bytes is not \(width)x\(height)x3")
         return try bytes.withUnsafeBytes { raw in
             try body(BGRPixels(base: raw.baseAddress!, width: width, height: height, rowBytes: width * 3))
         }

@@ -122,7 +122,8 @@ import Testing
                 let layout = OverlayLayout(
                     model: model, frameSize: PixelSize(width: 640, height: 480), size: size, fonts: fonts)
                 let whole = PixelRect(x: 0, y: 0, width: size.width, height: size.height)
-                let boxes = layout.texts.map { ("text \($0.role) '\($0.text)'", $0.frame) }
+                let boxes =
+                    layout.texts.map { ("text \($0.role) '\($0.text)'", $0.frame) }
                     + layout.bars.map { ("bar \(String(describing: $0.row))", $0.track) }
                     + layout.markers.map { ("marker", $0.rect) }
                 for (name, box) in boxes {

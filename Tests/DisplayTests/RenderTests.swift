@@ -69,7 +69,8 @@ extension SDLTests {
             let failBar = try #require(failLayout.bars.first)
             #expect(count(fail, row: y, OverlayStyle.barFill) == failBar.filledWidth)
             #expect(count(fail, row: y, OverlayStyle.highlightFill) == 0)
-            #expect(!pixels(fail, in: try #require(failLayout.text(.percent)).frame).contains(OverlayStyle.highlightText))
+            let failNumber = try #require(failLayout.text(.percent))
+            #expect(!pixels(fail, in: failNumber.frame).contains(OverlayStyle.highlightText))
 
             // The threshold mark sits just above the bar, at 40 % of it.
             let marker = try #require(passLayout.markers.first).rect
@@ -179,7 +180,8 @@ extension SDLTests {
                     let y = bar.track.y + bar.track.height / 2
                     let highlighted = count(image, row: y, OverlayStyle.highlightFill)
                     let plain = count(image, row: y, OverlayStyle.barFill)
-                    let expected = filledWidth(scaledPercent(cosine: 0.2 + Float(row) * 0.05, range: 0.15...0.40),
+                    let expected = filledWidth(
+                        scaledPercent(cosine: 0.2 + Float(row) * 0.05, range: 0.15...0.40),
                         of: bar.track.width)
                     #expect(bar.filledWidth == expected)
                     if row == best {
@@ -205,7 +207,9 @@ extension SDLTests {
             #expect(first.video == .zero)
             #expect(try display.image()[200, 250] == .black)
             let red = solidFrame(width: 400, height: 300, Color(red: 250, green: 0, blue: 0))
-            try BGRPixels.withPixels(of: red, width: 400, height: 300) { _ = try display.render(frame: $0, overlay: model) }
+            try BGRPixels.withPixels(of: red, width: 400, height: 300) {
+                _ = try display.render(frame: $0, overlay: model)
+            }
             let kept = try display.render(frame: nil, overlay: model)
             #expect(kept.video == PixelRect(x: 0, y: 0, width: 400, height: 300))
             #expect(try display.image()[200, 250] == Color(red: 250, green: 0, blue: 0))
@@ -257,6 +261,28 @@ extension SDLTests {
                 peak = max(peak, display.painter.cachedTextCount)
             }
             #expect(peak <= 3 + 150)
+        }
+
+        @Test(arguments: [(1, 1), (40, 30), (120, 90), (90, 400)])
+        func tinyOutputsDrawWithoutTrouble(width: Int, height: Int) throws {
+            let fonts = try loadFonts()
+            let rows = (0..<5).map {
+                OverlayModel.PromptScore(prompt: "prompt \($0)", cosine: 0.3, probability: $0 == 2 ? 0.6 : 0.1)
+            }
+            for scores in [
+                OverlayModel.Scores.single(.init(prompt: "a cat", cosine: 0.3, threshold: 0.2)),
+                .multi(.init(rows: rows)),
+            ] {
+                let model = OverlayModel(scores: scores, status: sampleStatus, randomWeights: true, banner: "paused")
+                let (layout, image) = try renderOffscreen(
+                    model, size: PixelSize(width: width, height: height), fonts: fonts)
+                #expect(image.size == PixelSize(width: width, height: height))
+                // Whatever is too long to fit is shortened or left out, never drawn past the edge.
+                for text in layout.texts where !text.frame.isEmpty {
+                    #expect(text.frame.maxX <= width, "\(text.role) '\(text.text)' \(text.frame)")
+                    if width >= 40 { #expect(text.frame.x >= 0, "\(text.role) '\(text.text)' \(text.frame)") }
+                }
+            }
         }
 
         @Test func pngRoundTrips() throws {
