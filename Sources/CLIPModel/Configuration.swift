@@ -118,7 +118,7 @@ public struct CLIPConfiguration: Sendable, Equatable {
             "architectures": ["CLIPModel"],
             "model_type": "clip",
             "projection_dim": projectionDim,
-            "logit_scale_init_value": Double(logitScaleInit),
+            "logit_scale_init_value": Self.decimal(logitScaleInit),
             "initializer_factor": 1.0,
             "torch_dtype": "float32",
             "text_config": [
@@ -130,7 +130,7 @@ public struct CLIPConfiguration: Sendable, Equatable {
                 "num_attention_heads": text.numAttentionHeads,
                 "max_position_embeddings": text.maxPositionEmbeddings,
                 "hidden_act": text.hiddenAct.rawValue,
-                "layer_norm_eps": Double(text.layerNormEps),
+                "layer_norm_eps": Self.decimal(text.layerNormEps),
                 "projection_dim": projectionDim,
                 "bos_token_id": text.bosTokenID,
                 "eos_token_id": text.eosTokenID,
@@ -146,13 +146,18 @@ public struct CLIPConfiguration: Sendable, Equatable {
                 "image_size": vision.imageSize,
                 "patch_size": vision.patchSize,
                 "hidden_act": vision.hiddenAct.rawValue,
-                "layer_norm_eps": Double(vision.layerNormEps),
+                "layer_norm_eps": Self.decimal(vision.layerNormEps),
                 "projection_dim": projectionDim,
             ] as [String: Any],
         ]
         if isRandom { top[Self.randomMarkerKey] = true }
         top.merge(extra) { _, new in new }
         return top
+    }
+
+    /// The Double with the Float's shortest decimal spelling, so 1e-5 is written as 1e-05, not 9.99999974e-06.
+    private static func decimal(_ value: Float) -> Double {
+        Double(String(value)) ?? Double(value)
     }
 }
 
