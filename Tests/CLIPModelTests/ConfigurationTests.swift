@@ -9,7 +9,9 @@ import Testing
         try CLIPConfiguration(json: Data(json.utf8), file: "test/config.json")
     }
 
-    private func parseError(_ json: String, sourceLocation: SourceLocation = #_sourceLocation) -> CLIPConfigurationError? {
+    private func parseError(_ json: String, sourceLocation: SourceLocation = #_sourceLocation)
+        -> CLIPConfigurationError?
+    {
         do {
             _ = try parse(json)
             Issue.record("\(json) parsed", sourceLocation: sourceLocation)

@@ -16,7 +16,9 @@ import Testing
         let folder = try TemporaryFolder()
         let destination = folder.file("tiny")
         var reports: [(Int, Int)] = []
-        try RandomModel.write(shape: .tiny, seed: 1, to: destination, vocabulary: vocabulary) { reports.append(($0, $1)) }
+        try RandomModel.write(shape: .tiny, seed: 1, to: destination, vocabulary: vocabulary) {
+            reports.append(($0, $1))
+        }
 
         let files = try FileManager.default.contentsOfDirectory(atPath: destination.path).sorted()
         #expect(files == ["config.json", "merges.txt", "model.safetensors", "vocab.json"])

@@ -74,7 +74,9 @@ import Testing
 
     @Test func unexpectedTensor() throws {
         let name = "vision_model.encoder.layers.2.mlp.fc1.bias"
-        let (folder, path) = try brokenModel { $0.append(Tensor(name: name, dtype: .f32, shape: [1], bytes: [0, 0, 0, 0])) }
+        let (folder, path) = try brokenModel {
+            $0.append(Tensor(name: name, dtype: .f32, shape: [1], bytes: [0, 0, 0, 0]))
+        }
         let error = loadError(folder)
         #expect(error == .unexpectedTensor(file: path, tensor: name))
         #expect(error?.description.contains(name) == true)
@@ -105,7 +107,8 @@ import Testing
     @Test func positionIDsAreAcceptedOnlyAsI64() throws {
         let ids = (0..<77).flatMap { withUnsafeBytes(of: Int64($0).littleEndian) { Array($0) } }
         let (good, _) = try brokenModel { tensors in
-            tensors.append(Tensor(name: "text_model.embeddings.position_ids", dtype: .i64, shape: [1, 77], bytes: ids))
+            tensors.append(
+                Tensor(name: "text_model.embeddings.position_ids", dtype: .i64, shape: [1, 77], bytes: ids))
         }
         let model = try CLIPModel(directory: good.url)
         #expect(model.embeddingSize == 24)
