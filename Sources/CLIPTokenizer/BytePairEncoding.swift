@@ -58,8 +58,7 @@ struct BytePairModel: Sendable {
         let mergesBytes = try VocabularyFile.contents(of: mergesURL)
 
         // Ids must number the tokens 0..<count, each once, so that every id decodes.
-        var ids: [[UInt8]: Int32] = [:]
-        ids.reserveCapacity(entries.count)
+        var ids = TokenTable(capacity: entries.count)
         var tokenOfID = [Int](repeating: -1, count: entries.count)
         for (index, entry) in entries.enumerated() {
             func fail(_ reason: String) -> TokenizerError {
@@ -74,7 +73,7 @@ struct BytePairModel: Sendable {
                 throw fail("the id \(entry.id) is given to both \"\(other)\" and \"\(token)\"")
             }
             tokenOfID[Int(entry.id)] = index
-            guard ids.updateValue(entry.id, forKey: entry.token) == nil else {
+            guard ids.insert(entry.token, value: entry.id) else {
                 throw fail("the token \"\(token)\" appears twice")
             }
         }
@@ -85,23 +84,16 @@ struct BytePairModel: Sendable {
         decodeOffsets.reserveCapacity(entries.count + 1)
         for index in tokenOfID {
             let entry = entries[index]
-            guard let text = String(validating: entry.token, as: UTF8.self) else {
-                throw TokenizerError.invalidVocabulary(vocabulary, offset: entry.offset, reason: "a token is not UTF-8")
-            }
-            for scalar in text.unicodeScalars {
-                guard let byte = ByteAlphabet.byte(for: scalar) else {
-                    let name = "U+" + String(scalar.value, radix: 16, uppercase: true)
-                    throw TokenizerError.invalidVocabulary(
-                        vocabulary, offset: entry.offset,
-                        reason: "the token \"\(text)\" holds \(name), which is not one of CLIP's 256 byte symbols")
-                }
-                decodeBytes.append(byte)
+            try Self.appendSymbolBytes(of: entry.token, to: &decodeBytes) { reason in
+                .invalidVocabulary(vocabulary, offset: entry.offset, reason: reason)
             }
             decodeOffsets.append(Int32(decodeBytes.count))
         }
 
         func id(of text: String) throws -> Int32 {
-            guard let id = ids[Array(text.utf8)] else { throw TokenizerError.missingToken(vocabulary, token: text) }
+            guard let id = ids.value(Array(text.utf8)) else {
+                throw TokenizerError.missingToken(vocabulary, token: text)
+            }
             return id
         }
         byteSymbols = try ByteAlphabet.scalars.map { try id(of: String($0)) }
@@ -111,22 +103,21 @@ struct BytePairModel: Sendable {
 
         var merges: [UInt64: UInt64] = [:]
         merges.reserveCapacity(entries.count)
-        var key: [UInt8] = []
         var rank: UInt64 = 0
-        try VocabularyFile.forEachMerge(in: mergesBytes, url: mergesURL) { line, left, right in
-            func lookUp(_ parts: ArraySlice<UInt8>...) throws -> Int32 {
-                key.removeAll(keepingCapacity: true)
-                for part in parts { key.append(contentsOf: part) }
-                guard let id = ids[key] else {
-                    let text = String(decoding: key, as: UTF8.self)
+        try VocabularyFile.forEachMerge(in: mergesBytes, url: mergesURL) { lineNumber, left, right in
+            let nothing = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
+            func lookUp(_ first: UnsafeBufferPointer<UInt8>, _ second: UnsafeBufferPointer<UInt8>) throws -> Int32 {
+                guard let id = ids.value(first, second) else {
+                    let text = String(decoding: Array(first) + Array(second), as: UTF8.self)
+                    let line = String(decoding: Array(left) + [0x20] + Array(right), as: UTF8.self)
                     throw TokenizerError.badMergesLine(
-                        mergesURL, line: line, text: String(decoding: left + [0x20] + right, as: UTF8.self),
+                        mergesURL, line: lineNumber, text: line,
                         reason: "\"\(text)\" is not a token of \(vocabulary.lastPathComponent)")
                 }
                 return id
             }
-            let leftID = try lookUp(left)
-            let rightID = try lookUp(right)
+            let leftID = try lookUp(left, nothing)
+            let rightID = try lookUp(right, nothing)
             let mergedID = try lookUp(left, right)
             merges[UInt64(UInt32(leftID)) << 32 | UInt64(UInt32(rightID))] = rank << 32 | UInt64(UInt32(mergedID))
             rank += 1
@@ -134,6 +125,34 @@ struct BytePairModel: Sendable {
         self.merges = merges
         self.decodeBytes = decodeBytes
         self.decodeOffsets = decodeOffsets
+    }
+
+    /// Appends the bytes the symbols of `token` (UTF-8) stand for.
+    private static func appendSymbolBytes(
+        of token: [UInt8], to bytes: inout [UInt8], _ fail: (String) -> TokenizerError
+    ) throws {
+        var index = 0
+        while index < token.count {
+            // Byte symbols are U+0021...U+0143: one or two UTF-8 bytes.
+            let lead = token[index]
+            var scalar = UInt32(lead)
+            var length = 1
+            if lead >= 0x80 {
+                guard (0xC2...0xDF).contains(lead), index + 1 < token.count, token[index + 1] & 0xC0 == 0x80 else {
+                    let text = String(decoding: token, as: UTF8.self)
+                    throw fail("the token \"\(text)\" holds a character that is not one of CLIP's 256 byte symbols")
+                }
+                scalar = UInt32(lead & 0x1F) << 6 | UInt32(token[index + 1] & 0x3F)
+                length = 2
+            }
+            guard let byte = Unicode.Scalar(scalar).flatMap(ByteAlphabet.byte(for:)) else {
+                let text = String(decoding: token, as: UTF8.self)
+                let name = "U+" + String(scalar, radix: 16, uppercase: true)
+                throw fail("the token \"\(text)\" holds \(name), which is not one of CLIP's 256 byte symbols")
+            }
+            bytes.append(byte)
+            index += length
+        }
     }
 
     /// The ids of one pre-tokenized word, given as its UTF-8 bytes (not empty).

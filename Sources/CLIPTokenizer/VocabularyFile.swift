@@ -34,36 +34,46 @@ enum VocabularyFile {
     /// Calls `body` for every merge line with the line number (1-based) and the two symbols' UTF-8 bytes.
     static func forEachMerge(
         in bytes: [UInt8], url: URL,
-        _ body: (_ line: Int, _ left: ArraySlice<UInt8>, _ right: ArraySlice<UInt8>) throws -> Void
+        _ body: (_ line: Int, _ left: UnsafeBufferPointer<UInt8>, _ right: UnsafeBufferPointer<UInt8>) throws -> Void
     ) throws {
-        let newline = UInt8(ascii: "\n")
-        let space = UInt8(ascii: " ")
-        var start = 0
-        var line = 0
-        while start < bytes.count {
-            line += 1
-            let end = bytes[start...].firstIndex(of: newline) ?? bytes.count
-            let text = bytes[start..<end]
-            start = end + 1
-            if line == 1 && text.starts(with: "#version".utf8) {
-                continue
+        try bytes.withUnsafeBufferPointer { buffer in
+            let newline = UInt8(ascii: "\n")
+            let space = UInt8(ascii: " ")
+            var start = 0
+            var line = 0
+            while start < buffer.count {
+                line += 1
+                var end = start
+                var gap = -1
+                var spaces = 0
+                while end < buffer.count && buffer[end] != newline {
+                    if buffer[end] == space {
+                        spaces += 1
+                        if gap < 0 { gap = end }
+                    }
+                    end += 1
+                }
+                let text = UnsafeBufferPointer(rebasing: buffer[start..<end])
+                let lineStart = start
+                start = end + 1
+                if line == 1 && text.starts(with: "#version".utf8) {
+                    continue
+                }
+                func fail(_ reason: String) -> TokenizerError {
+                    .badMergesLine(url, line: line, text: String(decoding: text, as: UTF8.self), reason: reason)
+                }
+                if text.isEmpty {
+                    if end >= buffer.count - 1 { continue }  // the file's final line break
+                    throw fail("the line is empty")
+                }
+                guard gap >= 0 else { throw fail("there is no space between the two symbols") }
+                if gap == lineStart || gap == end - 1 || spaces > 1 {
+                    throw fail("expected exactly two symbols separated by one space")
+                }
+                try body(
+                    line, UnsafeBufferPointer(rebasing: buffer[lineStart..<gap]),
+                    UnsafeBufferPointer(rebasing: buffer[(gap + 1)..<end]))
             }
-            func fail(_ reason: String) -> TokenizerError {
-                .badMergesLine(url, line: line, text: String(decoding: text, as: UTF8.self), reason: reason)
-            }
-            if text.isEmpty {
-                if end == bytes.count || end == bytes.count - 1 { continue }  // the file's final line break
-                throw fail("the line is empty")
-            }
-            guard let gap = text.firstIndex(of: space) else {
-                throw fail("there is no space between the two symbols")
-            }
-            let left = text[..<gap]
-            let right = text[(gap + 1)...]
-            if left.isEmpty || right.isEmpty || right.contains(space) {
-                throw fail("expected exactly two symbols separated by one space")
-            }
-            try body(line, left, right)
         }
     }
 }
