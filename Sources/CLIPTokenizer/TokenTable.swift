@@ -30,7 +30,9 @@ struct TokenTable {
         return Int(truncatingIfNeeded: hash ^ (hash >> 29))
     }
 
-    private func keyEquals(_ entry: Int, _ first: UnsafeBufferPointer<UInt8>, _ second: UnsafeBufferPointer<UInt8>) -> Bool {
+    private func keyEquals(
+        _ entry: Int, _ first: UnsafeBufferPointer<UInt8>, _ second: UnsafeBufferPointer<UInt8>
+    ) -> Bool {
         let start = starts[entry]
         guard starts[entry + 1] - start == first.count + second.count else { return false }
         var position = start

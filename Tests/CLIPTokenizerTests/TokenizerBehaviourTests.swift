@@ -63,7 +63,8 @@ import Testing
         for tokenizer in [tokenizer, real] {
             let decoded = tokenizer.decode(tokenizer.encode(text))
             // Each word ends with a space; words are split at punctuation and between scripts.
-            #expect(decoded.split(separator: " ").joined() == CLIPTokenizer.normalize(text).split(separator: " ").joined())
+            let words = CLIPTokenizer.normalize(text).split(separator: " ")
+            #expect(decoded.split(separator: " ").joined() == words.joined())
             #expect(tokenizer.encode(decoded) == tokenizer.encode(text))
         }
     }
@@ -74,7 +75,8 @@ import Testing
     }
 
     @Test func normalizeCleansLikeTheReference() {
-        #expect(CLIPTokenizer.normalize("  Fish &amp;amp; Chips\u{00A0}ＡＢＣ ﬁne “quoted”\r\n") == "fish & chips abc fine \"quoted\"")
+        let text = "  Fish &amp;amp; Chips\u{00A0}ＡＢＣ ﬁne “quoted”\r\n"
+        #expect(CLIPTokenizer.normalize(text) == "fish & chips abc fine \"quoted\"")
         #expect(CLIPTokenizer.normalize("cafe\u{301}").unicodeScalars.elementsEqual("caf\u{E9}".unicodeScalars))
     }
 

@@ -54,7 +54,9 @@ import Testing
 
     @Test func whitespaceMatchesPythonIsspace() throws {
         let reference = try Fixtures.load(Reference.self, "unicode-reference.json")
-        let differences = Self.allScalars.filter { PythonText.isSpace($0) != Self.contains(reference.isspace, $0.value) }
+        let differences = Self.allScalars.filter {
+            PythonText.isSpace($0) != Self.contains(reference.isspace, $0.value)
+        }
         #expect(differences.isEmpty, "differ: \(differences.map { String($0.value, radix: 16) })")
     }
 

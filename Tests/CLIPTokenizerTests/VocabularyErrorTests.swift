@@ -87,7 +87,8 @@ import Testing
             return lines.joined(separator: "\n")
         }
         let error = try #require(loadError())
-        #expect(error == .badMergesLine(merges, line: 6, text: "th", reason: "there is no space between the two symbols"))
+        let reason = "there is no space between the two symbols"
+        #expect(error == .badMergesLine(merges, line: 6, text: "th", reason: reason))
         #expect(error.description.contains("\(merges.path):6"))
     }
 
