@@ -1,8 +1,9 @@
 // The Python 3.11 str operations CLIP's reference cleanup uses, on arrays of Unicode scalars (Python strings are
 // sequences of code points; comparing or slicing Swift Strings would work on grapheme clusters instead):
 // str.isspace (what str.split() and str.strip() cut at) and str.lower(), including its Final_Sigma rule.
-// Deviation: Python 3.11's Unicode database is version 14.0, so characters assigned later are not lowercased here
-// either; the Final_Sigma context uses Swift's (newer) Cased and Case_Ignorable properties.
+// Python 3.11's Unicode database is version 14.0 and Swift's is newer, so characters assigned after 14.0 are
+// neither lowercased nor cased here either, and the two characters whose casing changed since keep their 14.0
+// properties (unicode-reference.json in the tests checks every code point).
 
 enum PythonText {
     /// Python's str.isspace(): bidirectional class WS, B or S, or general category Zs.
@@ -54,11 +55,33 @@ enum PythonText {
     /// (past any case-ignorables).
     private static func isFinalSigma(in text: [Unicode.Scalar], at index: Int) -> Bool {
         var before = index - 1
-        while before >= 0 && text[before].properties.isCaseIgnorable { before -= 1 }
-        guard before >= 0 && text[before].properties.isCased else { return false }
+        while before >= 0 && casing(text[before]) == .ignorable { before -= 1 }
+        guard before >= 0 && casing(text[before]) == .cased else { return false }
         var after = index + 1
-        while after < text.count && text[after].properties.isCaseIgnorable { after += 1 }
-        return after == text.count || !text[after].properties.isCased
+        while after < text.count && casing(text[after]) == .ignorable { after += 1 }
+        return after == text.count || casing(text[after]) != .cased
+    }
+
+    enum Casing {
+        /// Case_Ignorable, which Final_Sigma looks past (whether or not also Cased).
+        case ignorable
+        /// Cased and not Case_Ignorable.
+        case cased
+        case neither
+    }
+
+    /// How Python 3.11 sees a character in the Final_Sigma rule: Swift's properties, except for characters newer
+    /// than Unicode 14 (neither) and the two whose properties changed since (U+0295 was a cased lowercase letter,
+    /// U+1171E a case-ignorable mark).
+    static func casing(_ scalar: Unicode.Scalar) -> Casing {
+        switch scalar.value {
+        case 0x0295: return .cased
+        case 0x1171E: return .ignorable
+        default: break
+        }
+        guard isInPythonUnicodeVersion(scalar) else { return .neither }
+        let properties = scalar.properties
+        return properties.isCaseIgnorable ? .ignorable : properties.isCased ? .cased : .neither
     }
 
     /// Whether Python 3.11 (Unicode 14.0) knows the character.

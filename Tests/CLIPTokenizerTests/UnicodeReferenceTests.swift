@@ -14,6 +14,7 @@ import Testing
         var number: [[UInt32]]
         var space: [[UInt32]]
         var other: [[UInt32]]
+        var sigma: [String: [[UInt32]]]
     }
 
     static func contains(_ ranges: [[UInt32]], _ value: UInt32) -> Bool {
@@ -68,6 +69,21 @@ import Testing
             let expected = reference.lower[String(scalar.value, radix: 16, uppercase: true)] ?? [scalar.value]
             let actual = PythonText.lowercased([scalar]).map(\.value)
             if actual != expected { differences.append("U+\(String(scalar.value, radix: 16)): \(actual) \(expected)") }
+        }
+        #expect(differences.isEmpty, "\(differences.count) differ: \(differences.prefix(20))")
+    }
+
+    @Test func finalSigmaCasingMatchesPython() throws {
+        let reference = try Fixtures.load(Reference.self, "unicode-reference.json")
+        let cased = try #require(reference.sigma["cased"])
+        let ignorable = try #require(reference.sigma["ignorable"])
+        var differences: [String] = []
+        for scalar in Self.allScalars {
+            let expected: PythonText.Casing =
+                Self.contains(cased, scalar.value)
+                ? .cased : Self.contains(ignorable, scalar.value) ? .ignorable : .neither
+            let actual = PythonText.casing(scalar)
+            if actual != expected { differences.append("U+\(String(scalar.value, radix: 16)): \(actual)") }
         }
         #expect(differences.isEmpty, "\(differences.count) differ: \(differences.prefix(20))")
     }
