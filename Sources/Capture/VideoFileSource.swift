@@ -31,6 +31,9 @@ public final class VideoFileSource: FrameSource {
 
     public var name: String { "video \(path)" }
 
+    /// The ffmpeg child's process id while it runs.
+    var childProcessIdentifier: Int32? { process?.processIdentifier }
+
     public func start() throws {
         precondition(process == nil, "VideoFileSource started twice")
         guard access(path, F_OK) == 0 else { throw SourceError.notFound(path: path) }
@@ -61,11 +64,13 @@ public final class VideoFileSource: FrameSource {
     }
 
     public func stop() {
+        // Closing the pipe first means a decoder blocked writing to it fails at once; SIGKILL because ffmpeg
+        // answers SIGTERM by finishing its current write, which may never complete.
+        try? output?.close()
         if let process, process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
-        try? output?.close()
         try? errorLog?.close()
         process = nil
         output = nil
@@ -191,9 +196,9 @@ func ratio(_ text: String) -> Double? {
     return numerator / denominator
 }
 
-/// The full path of an executable found on PATH, or `toolMissing`.
-func findTool(_ name: String) throws -> String {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+/// The full path of an executable found on `searchPath` (default: PATH), or `toolMissing`.
+func findTool(_ name: String, searchPath: String? = nil) throws -> String {
+    let path = searchPath ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
     for directory in path.split(separator: ":") {
         let candidate = "\(directory)/\(name)"
         if access(candidate, X_OK) == 0 { return candidate }
