@@ -4,7 +4,7 @@ import Glibc
 ///
 /// A folder's images (recognised by extension) play in natural name order ("2.png" before "10.png"). Without
 /// `loop` each image is delivered once and the stream ends; with it the sequence repeats. Images may differ in
-/// size; `format` gives the first one's. Paced at the rate unless `fast`.
+/// size; `format` gives the first one's. Paced at the rate unless `fast`. Frame k has timestamp k / fps.
 public final class ImageSource: FrameSource {
     public static let imageExtensions: Set<String> = [
         "png", "jpg", "jpeg", "bmp", "gif", "tga", "tif", "tiff", "webp", "ppm", "pgm", "pnm", "qoi",

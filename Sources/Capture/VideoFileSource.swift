@@ -6,6 +6,7 @@ import Synchronization
 
 /// Frames of a video file, decoded by ffmpeg, at the file's own frame rate (or as fast as pulled with `fast`).
 ///
+/// Frame k has timestamp k / fps (its presentation time; with pacing, also when it was delivered).
 /// Rotation metadata is honoured (ffmpeg rotates; the reported size is the rotated one). With `loop` the file
 /// plays again from the start at its end. The child process is killed on `stop()`.
 public final class VideoFileSource: FrameSource {
@@ -18,7 +19,6 @@ public final class VideoFileSource: FrameSource {
     private var errorLog: FileHandle?
     private var pacer = FramePacer(fps: 1)
     private var index = 0
-    private var startTime = 0.0
 
     public init(path: String, options: CaptureOptions = CaptureOptions()) {
         self.path = path
@@ -60,7 +60,6 @@ public final class VideoFileSource: FrameSource {
         process = child
         output = stdout.fileHandleForReading
         errorLog = log
-        startTime = MonotonicClock.now()
     }
 
     public func stop() {
@@ -93,7 +92,7 @@ public final class VideoFileSource: FrameSource {
         }
         if !options.fast && !pacer.waitForNextFrame(stopSignal) { return nil }
         let frame = Frame(
-            index: index, timestamp: MonotonicClock.now() - startTime, width: format.width,
+            index: index, timestamp: Double(index) / (format.fps ?? 25), width: format.width,
             height: format.height, bgr: pixels)
         index += 1
         return frame

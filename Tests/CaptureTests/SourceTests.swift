@@ -183,6 +183,7 @@ import Testing
         for (index, frame) in frames.enumerated() {
             let start = index * 64 * 48 * 3
             #expect(frame.index == index)
+            #expect(abs(frame.timestamp - Double(index) / 25) < 1e-12)
             #expect(frame.bgr == Array(expected[start..<start + 64 * 48 * 3]), "frame \(index) differs")
         }
     }
