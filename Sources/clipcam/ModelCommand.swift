@@ -68,12 +68,20 @@ struct Model: ParsableCommand {
                     "no \(file) in \(vocabulary.path): write CLIP's vocabulary there with scripts/fetch-vocab "
                         + "(or run scripts/setup), or pass --vocab DIR")
             }
+            // Write beside the target and swap it in only when complete, so --force never loses the old
+            // folder to a failed write.
+            let staging = destination.deletingLastPathComponent()
+                .appendingPathComponent(".\(destination.lastPathComponent).new-\(getpid())")
             var bar: ProgressBar?
-            try RandomModel.write(shape: shape, seed: seed, to: destination, vocabulary: vocabulary) { done, total in
-                if bar == nil { bar = ProgressBar(label: "model.safetensors", total: total) }
-                bar?.update(done)
-                if done == total { bar?.finish(done) }
+            try RandomModel.write(shape: shape, seed: seed, to: staging, vocabulary: vocabulary) { done, total in
+                if bar == nil { bar = ProgressBar(label: "model.safetensors", total: Int64(total)) }
+                bar?.update(Int64(done))
+                if done == total { bar?.finish(Int64(done)) }
             }
+            if FileManager.default.fileExists(atPath: destination.path) {
+                try FileManager.default.removeItem(at: destination)
+            }
+            try FileManager.default.moveItem(at: staging, to: destination)
             print("wrote a RANDOM \(shape.rawValue) CLIP model (seed \(seed)) to \(destination.path)")
             printError("warning: \(ClipEngine.randomWarning)")
         }

@@ -26,7 +26,7 @@ func heuristicRangeScalesAndClamps(cosine: Float, percent: Float) {
     #expect(abs(p.reduce(0, +) - 1) < 1e-6)
     // Large scaled cosines must not overflow.
     let big = Scoring.probabilities(cosines: [9, 8], logitScale: 6)
-    #expect(big.allSatisfy(\.isFinite))
+    #expect(big.allSatisfy { $0.isFinite })
     #expect(big[0] > 0.99)
 }
 
