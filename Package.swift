@@ -44,6 +44,6 @@ let package = Package(
         .testTarget(name: "CLIPModelTests", dependencies: ["CLIPModel", "Classifier", "Capture"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture"]),
         .testTarget(name: "DisplayTests", dependencies: ["Display"]),
-        .testTarget(name: "ClipCamTests", dependencies: ["ClipCamKit"]),
+        .testTarget(name: "ClipCamTests", dependencies: ["ClipCamKit", "CLIPModel", "Classifier"]),
     ]
 )

@@ -27,6 +27,7 @@ struct ModelOptions: ParsableArguments {
 struct RangeOption: ParsableArguments {
     @Option(
         name: .long,
+        parsing: .unconditional,  // so that a negative LOW ("-0.1,0.3") is a value, not an option
         help: ArgumentHelp("The cosine range shown as 0–100 %, as LOW,HIGH.", valueName: "low,high"),
         transform: RangeOption.parse)
     var range: ScoreRange = .heuristic

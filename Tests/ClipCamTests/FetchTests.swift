@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+
+/// A throwaway HTTP server on 127.0.0.1 (Python's http.server) serving `root`.
+final class LocalServer {
+    let process = Process()
+    let port: Int
+
+    init(root: URL) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", root.path]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
+        var text = ""
+        while !text.contains("\n") {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        guard let range = text.range(of: #"port (\d+)"#, options: .regularExpression),
+            let port = Int(text[range].dropFirst(5))
+        else {
+            process.terminate()
+            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "http.server said: \(text)"])
+        }
+        self.port = port
+    }
+
+    var endpoint: String { "http://127.0.0.1:\(port)" }
+
+    deinit {
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
+
+@Suite(.serialized) struct FetchTests {
+    /// Lays out `files` as the hub does: ROOT/REPO/resolve/main/FILE.
+    func hub(_ files: [String: Data]) throws -> URL {
+        let root = try temporaryFolder("hub")
+        let folder = root.appendingPathComponent("test/tiny-clip/resolve/main")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for (name, data) in files { try data.write(to: folder.appendingPathComponent(name)) }
+        return root
+    }
+
+    func fixtureFiles() throws -> [String: Data] {
+        var files: [String: Data] = [:]
+        for name in ["config.json", "model.safetensors", "vocab.json", "merges.txt"] {
+            files[name] = try Data(contentsOf: Repo.model("tiny-gelu-f16").appendingPathComponent(name))
+        }
+        return files
+    }
+
+    @Test func fetchDownloadsChecksAndRenames() throws {
+        let files = try fixtureFiles()
+        let root = try hub(files)
+        let target = try temporaryFolder("fetch")
+        defer {
+            try? FileManager.default.removeItem(at: root)
+            try? FileManager.default.removeItem(at: target)
+        }
+        let server = try LocalServer(root: root)
+        let out = target.appendingPathComponent("model")
+        let run = try clipcam(
+            ["model", "fetch", "--repo", "test/tiny-clip", "--out", out.path], environment: ["HF_ENDPOINT": server.endpoint])
+        #expect(run.status == 0, "\(run.stderr)")
+        for (name, data) in files {
+            #expect(try Data(contentsOf: out.appendingPathComponent(name)) == data, "\(name) differs")
+        }
+        #expect(run.stderr.contains("model.safetensors ["), "no progress bar in: \(run.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: target.path) == ["model"])
+
+        // A second fetch refuses to overwrite without --force.
+        let again = try clipcam(
+            ["model", "fetch", "--repo", "test/tiny-clip", "--out", out.path], environment: ["HF_ENDPOINT": server.endpoint])
+        #expect(again.status != 0 && again.stderr.contains("--force"))
+    }
+
+    @Test func aCorruptDownloadLeavesNothingBehind() throws {
+        var files = try fixtureFiles()
+        files["model.safetensors"] = files["model.safetensors"]!.prefix(5000)
+        let root = try hub(files)
+        let target = try temporaryFolder("fetch-bad")
+        defer {
+            try? FileManager.default.removeItem(at: root)
+            try? FileManager.default.removeItem(at: target)
+        }
+        let server = try LocalServer(root: root)
+        let out = target.appendingPathComponent("model")
+        let run = try clipcam(
+            ["model", "fetch", "--repo", "test/tiny-clip", "--out", out.path], environment: ["HF_ENDPOINT": server.endpoint])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("not a usable CLIP model"))
+        #expect(run.stderr.contains("model.safetensors"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: target.path).isEmpty)
+    }
+
+    @Test func aMissingFileIsAnHTTPError() throws {
+        var files = try fixtureFiles()
+        files["merges.txt"] = nil
+        let root = try hub(files)
+        let target = try temporaryFolder("fetch-404")
+        defer {
+            try? FileManager.default.removeItem(at: root)
+            try? FileManager.default.removeItem(at: target)
+        }
+        let server = try LocalServer(root: root)
+        let run = try clipcam(
+            ["model", "fetch", "--repo", "test/tiny-clip", "--out", target.appendingPathComponent("m").path],
+            environment: ["HF_ENDPOINT": server.endpoint])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("merges.txt failed: HTTP 404"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: target.path).isEmpty)
+    }
+
+    @Test func noNetworkFailsQuicklyWithAClearMessage() throws {
+        let target = try temporaryFolder("fetch-offline")
+        defer { try? FileManager.default.removeItem(at: target) }
+        // Port 9 (discard) on loopback: nothing listens, the connection is refused at once, as with no network.
+        let run = try clipcam(
+            ["model", "fetch", "--out", target.appendingPathComponent("m").path],
+            environment: ["HF_ENDPOINT": "http://127.0.0.1:9"])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("cannot download http://127.0.0.1:9/openai/clip-vit-base-patch32/resolve/main/config.json"))
+        #expect(run.stderr.contains("needs internet access"))
+        #expect(run.seconds < 10)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: target.path).isEmpty)
+    }
+}
