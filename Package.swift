@@ -37,6 +37,8 @@ let package = Package(
             name: "clipcam",
             dependencies: ["ClipCamKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Reads frames from a source and prints them as JSON lines; the Capture tests drive it.
+        .executableTarget(name: "capture-probe", dependencies: ["Capture"]),
 
         .testTarget(name: "CLIPTokenizerTests", dependencies: ["CLIPTokenizer"]),
         .testTarget(name: "CLIPModelTests", dependencies: ["CLIPModel", "Classifier", "Capture"]),

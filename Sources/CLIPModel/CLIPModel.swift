@@ -1,1 +1,81 @@
-// CLIPModel
+// A CLIP model (vision and text encoders) on the CPU, giving the image and text features of transformers 5.23
+// CLIPModel.get_image_features / get_text_features (projected, not normalised). Deviations: see Encoders.swift,
+// Transformer.swift and Kernels.swift (all rounding-level).
+import Foundation
+
+/// A loaded CLIP model. Not `Sendable`: its activation buffers are reused by every call, so one thread owns it.
+public final class CLIPModel {
+    public let configuration: CLIPConfiguration
+    /// The folder the model was loaded from.
+    public let directory: URL
+
+    private let vision: VisionEncoder
+    private let text: TextEncoder
+    private let logitScaleValue: Float
+
+    /// Loads `config.json` and `model.safetensors` from `directory`, verifying every tensor against the
+    /// configuration.
+    public init(directory: URL) throws {
+        let configuration = try CLIPConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
+        let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
+        let weights = try CLIPWeights(file: file, configuration: configuration)
+        self.configuration = configuration
+        self.directory = directory
+        vision = VisionEncoder(weights: weights.vision, projection: weights.visualProjection,
+                               config: configuration.vision)
+        text = TextEncoder(weights: weights.text, projection: weights.textProjection, config: configuration.text)
+        logitScaleValue = weights.logitScale.pointer[0]
+    }
+
+    /// The `logit_scale` weight (its natural log form; callers apply exp()).
+    public var logitScale: Float { logitScaleValue }
+
+    /// The side of the square input image, in pixels.
+    public var imageSize: Int { configuration.vision.imageSize }
+
+    /// The length of image and text embeddings.
+    public var embeddingSize: Int { configuration.projectionDim }
+
+    /// The text context length (maximum number of token ids).
+    public var contextLength: Int { configuration.text.maxPositionEmbeddings }
+
+    /// Encodes one image. `pixels`: 3 × S × S floats, channel-major, already normalised (S = `imageSize`);
+    /// `embedding`: room for `embeddingSize` floats, receiving the projected, not normalised, vector.
+    /// Allocates nothing.
+    public func encodeImage(pixels: UnsafePointer<Float>, into embedding: UnsafeMutablePointer<Float>) {
+        vision.encode(pixels: pixels, into: embedding)
+    }
+
+    /// Encodes one image given as 3 × S × S normalised floats; returns the projected, not normalised, vector.
+    public func encodeImage(_ pixels: [Float]) -> [Float] {
+        let expected = 3 * imageSize * imageSize
+        precondition(pixels.count == expected,
+                     "encodeImage needs 3×\(imageSize)×\(imageSize) = \(expected) floats, got \(pixels.count)")
+        var embedding = [Float](repeating: 0, count: embeddingSize)
+        pixels.withUnsafeBufferPointer { input in
+            embedding.withUnsafeMutableBufferPointer { output in
+                vision.encode(pixels: input.baseAddress!, into: output.baseAddress!)
+            }
+        }
+        return embedding
+    }
+
+    /// Encodes token ids (start token, text, end token; padding after it is allowed and ignored) of at most
+    /// `contextLength` ids from this model's vocabulary; returns the projected, not normalised, vector.
+    public func encodeText(ids: [Int32]) -> [Float] {
+        var embedding = [Float](repeating: 0, count: embeddingSize)
+        embedding.withUnsafeMutableBufferPointer { output in
+            text.encode(ids: ids, into: output.baseAddress!)
+        }
+        return embedding
+    }
+
+    /// `v` scaled to unit Euclidean length (a zero vector is returned unchanged).
+    public static func l2Normalized(_ v: [Float]) -> [Float] {
+        var squares: Double = 0
+        for x in v { squares += Double(x) * Double(x) }
+        guard squares > 0 else { return v }
+        let inverse = Float(1 / squares.squareRoot())
+        return v.map { $0 * inverse }
+    }
+}

@@ -116,7 +116,7 @@ private func padded(_ frame: Frame, padding: Int) -> (bytes: [UInt8], rowBytes: 
     return (bytes, rowBytes)
 }
 
-private func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
+private func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
     precondition(a.count == b.count)
     return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
 }
@@ -145,7 +145,7 @@ struct PreprocessTests {
         let frame = try loadFixtureImage(test.image)
         let output = run(ImagePreprocessor(size: test.size), frame.bgr, width: frame.width, height: frame.height,
                          rowBytes: frame.width * 3)
-        let difference = maxAbsDifference(output, reference.values)
+        let difference = maxAbsDiff(output, reference.values)
         print("preprocess \(test.testDescription): max |difference| = \(difference)")
         #expect(difference <= tolerance, "\(test.testDescription) differs from the reference by \(difference)")
     }
@@ -159,7 +159,7 @@ struct PreprocessTests {
         let loose = run(preprocessor, bytes, width: frame.width, height: frame.height, rowBytes: rowBytes)
         #expect(loose == tight)
         let reference = try ReferenceFile("preprocess-\(test.size).safetensors").tensor("pixel_values.\(test.image)")
-        #expect(maxAbsDifference(loose, reference.values) <= tolerance)
+        #expect(maxAbsDiff(loose, reference.values) <= tolerance)
     }
 
     @Test("tall image whose vertical pass runs first matches the reference")
@@ -167,7 +167,7 @@ struct PreprocessTests {
         let reference = try ReferenceFile("preprocess-64.safetensors").tensor("pixel_values.pattern-70x230")
         let bytes = pattern(width: 70, height: 230)
         let output = run(ImagePreprocessor(size: 64), bytes, width: 70, height: 230, rowBytes: 70 * 3)
-        let difference = maxAbsDifference(output, reference.values)
+        let difference = maxAbsDiff(output, reference.values)
         print("preprocess pattern-70x230 at S=64: max |difference| = \(difference)")
         #expect(difference <= tolerance)
         let frame = Frame(index: 0, timestamp: 0, width: 70, height: 230, bgr: bytes)

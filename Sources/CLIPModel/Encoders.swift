@@ -1,0 +1,131 @@
+// CLIP's two towers (transformers 5.23 modeling_clip.py CLIPVisionEmbeddings + CLIPVisionTransformer,
+// CLIPTextEmbeddings + CLIPTextTransformer, and the projections of CLIPModel.get_image_features /
+// get_text_features). Deviations: the patch convolution is one product over im2col'd patches; the text tower
+// runs only the prefix up to the pooled token (exact, since attention is causal) and normalises only that row.
+
+/// Image → projected embedding.
+final class VisionEncoder {
+    let config: VisionConfig
+    private let weights: VisionWeights
+    private let projection: FloatTensor  // [D, W]
+    private let stack: TransformerStack
+    private let patches: Buffer  // [grid² × 3·P·P], one patch per row in (channel, y, x) order
+    private let pooled: Buffer  // [W]
+
+    init(weights: VisionWeights, projection: FloatTensor, config: VisionConfig) {
+        self.config = config
+        self.weights = weights
+        self.projection = projection
+        stack = TransformerStack(
+            layers: weights.layers, tower: TensorName.vision, width: config.hiddenSize,
+            heads: config.numAttentionHeads, intermediate: config.intermediateSize, activation: config.hiddenAct,
+            eps: config.layerNormEps, maxTokens: config.tokenCount)
+        let patchSize = config.patchSize
+        patches = Buffer(config.gridSize * config.gridSize * config.numChannels * patchSize * patchSize)
+        pooled = Buffer(config.hiddenSize)
+    }
+
+    /// `pixels`: channels × S × S, normalised. Writes D floats to `embedding`.
+    func encode(pixels: UnsafePointer<Float>, into embedding: UnsafeMutablePointer<Float>) {
+        let size = config.imageSize
+        let patch = config.patchSize
+        let grid = config.gridSize
+        let channels = config.numChannels
+        let width = config.hiddenSize
+        let patchLength = channels * patch * patch
+
+        var row = patches.pointer
+        for gridY in 0..<grid {
+            for gridX in 0..<grid {
+                for channel in 0..<channels {
+                    for y in 0..<patch {
+                        let source = pixels + channel * size * size + (gridY * patch + y) * size + gridX * patch
+                        row.update(from: source, count: patch)
+                        row += patch
+                    }
+                }
+            }
+        }
+
+        let hidden = stack.hidden.pointer
+        hidden.update(from: weights.classEmbedding.pointer, count: width)
+        Kernels.linear(patches.pointer, rows: grid * grid, inputs: patchLength,
+                       weight: weights.patchEmbedding.pointer, bias: nil, outputs: width, into: hidden + width)
+        let tokens = config.tokenCount
+        let position = weights.positionEmbedding.pointer
+        for i in 0..<(tokens * width) { hidden[i] += position[i] }
+        Kernels.layerNorm(hidden, rows: tokens, width: width, weight: weights.preLayerNorm.weight.pointer,
+                          bias: weights.preLayerNorm.bias.pointer, eps: config.layerNormEps, into: hidden)
+
+        stack.run(tokens: tokens, causal: false)
+
+        Kernels.layerNorm(hidden, rows: 1, width: width, weight: weights.postLayerNorm.weight.pointer,
+                          bias: weights.postLayerNorm.bias.pointer, eps: config.layerNormEps, into: pooled.pointer)
+        Kernels.linear(pooled.pointer, rows: 1, inputs: width, weight: projection.pointer, bias: nil,
+                       outputs: projection.shape[0], into: embedding)
+    }
+}
+
+/// Token ids → projected embedding.
+final class TextEncoder {
+    let config: TextConfig
+    private let weights: TextWeights
+    private let projection: FloatTensor  // [D, W]
+    private let stack: TransformerStack
+    private let pooled: Buffer  // [W]
+
+    init(weights: TextWeights, projection: FloatTensor, config: TextConfig) {
+        self.config = config
+        self.weights = weights
+        self.projection = projection
+        stack = TransformerStack(
+            layers: weights.layers, tower: TensorName.text, width: config.hiddenSize,
+            heads: config.numAttentionHeads, intermediate: config.intermediateSize, activation: config.hiddenAct,
+            eps: config.layerNormEps, maxTokens: config.maxPositionEmbeddings)
+        pooled = Buffer(config.hiddenSize)
+    }
+
+    /// The position whose final state is the text's summary: the largest id under the legacy rule
+    /// (`eos_token_id == 2`), otherwise the first `eos_token_id`; the first such position when several tie, and 0
+    /// when there is no end token (as torch's argmax gives).
+    static func pooledPosition(_ ids: [Int32], config: TextConfig) -> Int {
+        if config.poolsAtLargestID {
+            var best = 0
+            for (index, id) in ids.enumerated() where id > ids[best] { best = index }
+            return best
+        }
+        return ids.firstIndex(of: Int32(truncatingIfNeeded: config.eosTokenID)) ?? 0
+    }
+
+    func encode(ids: [Int32], into embedding: UnsafeMutablePointer<Float>) {
+        let width = config.hiddenSize
+        precondition(!ids.isEmpty, "encodeText needs at least one token id")
+        precondition(ids.count <= config.maxPositionEmbeddings,
+                     "encodeText got \(ids.count) ids; the model's context is \(config.maxPositionEmbeddings)")
+        for id in ids {
+            precondition(id >= 0 && Int(id) < config.vocabSize,
+                         "token id \(id) outside the model's vocabulary of \(config.vocabSize); the tokenizer's "
+                         + "vocab.json does not belong to this model")
+        }
+        let pooledIndex = Self.pooledPosition(ids, config: config)
+        let tokens = pooledIndex + 1
+
+        let hidden = stack.hidden.pointer
+        let tokenTable = weights.tokenEmbedding.pointer
+        let positionTable = weights.positionEmbedding.pointer
+        for position in 0..<tokens {
+            let row = hidden + position * width
+            let token = tokenTable + Int(ids[position]) * width
+            let place = positionTable + position * width
+            for i in 0..<width { row[i] = token[i] + place[i] }
+        }
+
+        stack.run(tokens: tokens, causal: true)
+
+        Kernels.layerNorm(hidden + pooledIndex * width, rows: 1, width: width,
+                          weight: weights.finalLayerNorm.weight.pointer, bias: weights.finalLayerNorm.bias.pointer,
+                          eps: config.layerNormEps, into: pooled.pointer)
+        Kernels.linear(pooled.pointer, rows: 1, inputs: width, weight: projection.pointer, bias: nil,
+                       outputs: projection.shape[0], into: embedding)
+    }
+}

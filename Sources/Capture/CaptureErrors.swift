@@ -1,0 +1,100 @@
+import Glibc
+
+/// Failures of a V4L2 camera. Each names the device and says what to do.
+public enum CameraError: Error, CustomStringConvertible, Equatable {
+    case missing(device: String, available: [String])
+    case busy(device: String)
+    case permissionDenied(device: String)
+    case openFailed(device: String, errno: Int32)
+    case notCaptureDevice(device: String, card: String)
+    case noStreaming(device: String, card: String)
+    /// The driver would not deliver BGR24 even through libv4l2's conversion; `offered` are its fourccs.
+    case noUsableFormat(device: String, granted: String, offered: [String])
+    case ioctlFailed(device: String, ioctl: String, errno: Int32)
+    case mmapFailed(device: String, buffer: Int, errno: Int32)
+    case tooFewBuffers(device: String, granted: Int)
+    /// The device went away while streaming (ENODEV/EIO).
+    case unplugged(device: String)
+    case timeout(device: String, seconds: Double)
+
+    public var description: String {
+        switch self {
+        case .missing(let device, let available):
+            let list = available.isEmpty ? "no video devices exist under /dev/video*" : "devices present: "
+                + available.joined(separator: ", ")
+            return "\(device) does not exist (\(list)); plug in a camera or pass --source with another device"
+        case .busy(let device):
+            return "\(device) is busy: another program is using the camera; close it (see `fuser \(device)`) "
+                + "and try again"
+        case .permissionDenied(let device):
+            return "no permission to open \(device); add your user to the 'video' group (sudo usermod -aG video "
+                + "$USER) and log in again"
+        case .openFailed(let device, let code):
+            return "cannot open \(device): \(errnoText(code))"
+        case .notCaptureDevice(let device, let card):
+            return "\(device) (\(card)) is not a video capture device; choose another /dev/video* (a camera "
+                + "often exposes a second node for metadata)"
+        case .noStreaming(let device, let card):
+            return "\(device) (\(card)) does not support streaming I/O, which clipcam needs; use another device"
+        case .noUsableFormat(let device, let granted, let offered):
+            let list = offered.isEmpty ? "none listed" : offered.joined(separator: ", ")
+            return "\(device) cannot deliver BGR24 frames, even through libv4l2 conversion (driver granted "
+                + "\(granted); formats offered: \(list)); use another camera or convert with a video file source"
+        case .ioctlFailed(let device, let ioctl, let code):
+            return "\(ioctl) failed on \(device): \(errnoText(code)) (errno \(code))"
+        case .mmapFailed(let device, let buffer, let code):
+            return "cannot map buffer \(buffer) of \(device): \(errnoText(code))"
+        case .tooFewBuffers(let device, let granted):
+            return "\(device) granted only \(granted) capture buffer(s), at least 2 are needed; close other "
+                + "programs using the camera or ask for more with a larger buffer count"
+        case .unplugged(let device):
+            return "\(device) was unplugged or stopped responding while streaming; reconnect it and restart, or "
+                + "run with --reconnect to wait for it"
+        case .timeout(let device, let seconds):
+            return "no frame from \(device) for \(seconds) s; check that the camera is not covered by a privacy "
+                + "switch and is not in use elsewhere"
+        }
+    }
+}
+
+/// Failures of file, folder, synthetic and spec-selected sources. Each names the file or spec at fault.
+public enum SourceError: Error, CustomStringConvertible, Equatable {
+    case notFound(path: String)
+    case unrecognised(spec: String, reason: String)
+    case invalidSyntheticSpec(spec: String)
+    case invalidFrameRate(Double)
+    case toolMissing(tool: String)
+    case videoUnreadable(path: String, reason: String)
+    case videoFailed(path: String, reason: String)
+    case emptyFolder(path: String)
+    case unreadableFolder(path: String, errno: Int32)
+    case emptyScript
+
+    public var description: String {
+        switch self {
+        case .notFound(let path):
+            return "\(path) does not exist; give a camera (/dev/videoN), a video or image file, a folder of "
+                + "images or 'synthetic'"
+        case .unrecognised(let spec, let reason):
+            return "cannot tell what kind of source '\(spec)' is (\(reason)); give a camera (/dev/videoN), a "
+                + "video or image file, a folder of images or 'synthetic[:WxH@FPS]'"
+        case .invalidSyntheticSpec(let spec):
+            return "'\(spec)' is not a synthetic source; write 'synthetic', 'synthetic:640x480' or "
+                + "'synthetic:640x480@30'"
+        case .invalidFrameRate(let fps):
+            return "frame rate \(fps) is not usable; give a positive number of frames per second"
+        case .toolMissing(let tool):
+            return "\(tool) is not installed (not found on PATH); install it with `sudo apt-get install ffmpeg`"
+        case .videoUnreadable(let path, let reason):
+            return "cannot read video \(path): \(reason)"
+        case .videoFailed(let path, let reason):
+            return "decoding \(path) failed: \(reason)"
+        case .emptyFolder(let path):
+            return "\(path) holds no image files (.png, .jpg, .jpeg, .bmp, …)"
+        case .unreadableFolder(let path, let code):
+            return "cannot list \(path): \(errnoText(code))"
+        case .emptyScript:
+            return "a scripted synthetic source needs at least one scene with a positive duration"
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Glibc
+
+/// Chooses and builds a frame source from a `--source` string.
+public enum FrameSources {
+    public static let videoExtensions: Set<String> = [
+        "mp4", "m4v", "mkv", "webm", "avi", "mov", "mpg", "mpeg", "ts", "mts", "wmv", "flv", "ogv", "3gp", "y4m",
+    ]
+
+    /// What a spec names, before anything is opened.
+    public enum Kind: Equatable, Sendable {
+        case camera(device: String)
+        case imageFolder(path: String)
+        case image(path: String)
+        case video(path: String)
+        case synthetic(width: Int, height: Int, fps: Double)
+    }
+
+    /// The source a spec names (not started; `CaptureRunner.start` or `start()` opens it):
+    /// `/dev/videoN` (or just `N`) → camera; a directory → image folder; a file with an image extension →
+    /// image; a video extension, or any other file ffprobe finds a video stream in → video; `synthetic` or
+    /// `synthetic:WxH` or `synthetic:WxH@FPS` → moving bar pattern.
+    public static func open(_ spec: String, options: CaptureOptions = CaptureOptions()) throws -> any FrameSource {
+        switch try kind(of: spec, options: options) {
+        case .camera(let device):
+            return CameraSource(device: device, options: options)
+        case .imageFolder(let path), .image(let path):
+            return try ImageSource(path: path, options: options)
+        case .video(let path):
+            return VideoFileSource(path: path, options: options)
+        case .synthetic(let width, let height, let fps):
+            return SyntheticSource(width: width, height: height, fps: fps, fast: options.fast)
+        }
+    }
+
+    /// Classifies a spec; see `open`.
+    public static func kind(of spec: String, options: CaptureOptions = CaptureOptions()) throws -> Kind {
+        if spec == "synthetic" || spec.hasPrefix("synthetic:") {
+            return try synthetic(spec, options: options)
+        }
+        if spec.hasPrefix("/dev/video") || spec.hasPrefix("/dev/v4l/") {
+            return .camera(device: spec)
+        }
+        if !spec.isEmpty, spec.allSatisfy(\.isASCII), spec.allSatisfy(\.isNumber) {
+            return .camera(device: "/dev/video" + spec)
+        }
+        var status = stat()
+        guard stat(spec, &status) == 0 else {
+            if spec.hasPrefix("/dev/") { return .camera(device: spec) }
+            throw SourceError.notFound(path: spec)
+        }
+        if status.st_mode & S_IFMT == S_IFDIR { return .imageFolder(path: spec) }
+        if status.st_mode & S_IFMT == S_IFCHR { return .camera(device: spec) }
+        let ext = fileExtension(spec)
+        if ImageSource.imageExtensions.contains(ext) { return .image(path: spec) }
+        if videoExtensions.contains(ext) { return .video(path: spec) }
+        do {
+            _ = try VideoFileSource.probe(spec)
+            return .video(path: spec)
+        } catch SourceError.videoUnreadable(_, let reason) {
+            throw SourceError.unrecognised(spec: spec, reason: "not an image by its name, and ffprobe: \(reason)")
+        }
+    }
+
+    private static func synthetic(_ spec: String, options: CaptureOptions) throws -> Kind {
+        var width = options.width
+        var height = options.height
+        var fps = options.fps ?? 30
+        let rest = spec.dropFirst("synthetic".count).drop { $0 == ":" }
+        if !rest.isEmpty {
+            let parts = rest.split(separator: "@", omittingEmptySubsequences: false)
+            guard parts.count <= 2 else { throw SourceError.invalidSyntheticSpec(spec: spec) }
+            if !parts[0].isEmpty {
+                let size = parts[0].split(separator: "x", omittingEmptySubsequences: false)
+                guard size.count == 2, let w = Int(size[0]), let h = Int(size[1]) else {
+                    throw SourceError.invalidSyntheticSpec(spec: spec)
+                }
+                width = w
+                height = h
+            }
+            if parts.count == 2 {
+                guard let rate = Double(parts[1]) else { throw SourceError.invalidSyntheticSpec(spec: spec) }
+                fps = rate
+            }
+        }
+        guard (8...8192).contains(width), (8...8192).contains(height) else {
+            throw SourceError.invalidSyntheticSpec(spec: spec)
+        }
+        guard fps > 0, fps.isFinite else { throw SourceError.invalidFrameRate(fps) }
+        return .synthetic(width: width, height: height, fps: fps)
+    }
+}

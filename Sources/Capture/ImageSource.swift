@@ -1,0 +1,87 @@
+import Glibc
+
+/// Frames from one image file or a folder of them (decoded by `ImageFile`), at a chosen rate.
+///
+/// A folder's images (recognised by extension) play in natural name order ("2.png" before "10.png"). Without
+/// `loop` each image is delivered once and the stream ends; with it the sequence repeats. Images may differ in
+/// size; `format` gives the first one's. Paced at the rate unless `fast`. Frame k has timestamp k / fps.
+public final class ImageSource: FrameSource {
+    public static let imageExtensions: Set<String> = [
+        "png", "jpg", "jpeg", "bmp", "gif", "tga", "tif", "tiff", "webp", "ppm", "pgm", "pnm", "qoi",
+    ]
+
+    public let path: String
+    public let stopSignal = StopSignal()
+    public private(set) var format = SourceFormat(width: 0, height: 0, fps: nil)
+    /// The images played, in order.
+    public private(set) var files: [String] = []
+    private let isFolder: Bool
+    private let fast: Bool
+    private let loop: Bool
+    private let fps: Double
+    private var pacer: FramePacer
+    private var cached: Frame?
+    private var index = 0
+
+    /// `path` is an image file or a folder. `options.fps` defaults to 30 for a file and 1 for a folder.
+    public init(path: String, options: CaptureOptions = CaptureOptions()) throws {
+        var status = stat()
+        guard stat(path, &status) == 0 else { throw SourceError.notFound(path: path) }
+        self.path = path
+        isFolder = status.st_mode & S_IFMT == S_IFDIR
+        fps = options.fps ?? (isFolder ? 1 : 30)
+        guard fps > 0, fps.isFinite else { throw SourceError.invalidFrameRate(fps) }
+        fast = options.fast
+        loop = options.loop
+        pacer = FramePacer(fps: fps)
+    }
+
+    public var name: String {
+        isFolder ? "image folder \(path) (\(files.count) images)" : "image \(path)"
+    }
+
+    public func start() throws {
+        files = isFolder ? try ImageSource.listImages(in: path) : [path]
+        let first = try ImageFile.load(files[0])
+        if files.count == 1 { cached = first }
+        format = SourceFormat(width: first.width, height: first.height, fps: fps)
+    }
+
+    public func stop() {
+        cached = nil
+    }
+
+    public func nextFrame() throws -> Frame? {
+        precondition(!files.isEmpty, "ImageSource.nextFrame before start")
+        if stopSignal.isRaised || (!loop && index >= files.count) { return nil }
+        var frame = try cached ?? ImageFile.load(files[index % files.count])
+        if !fast && !pacer.waitForNextFrame(stopSignal) { return nil }
+        frame.index = index
+        frame.timestamp = Double(index) / fps
+        index += 1
+        return frame
+    }
+
+    /// The image files directly inside `folder`, in natural name order.
+    public static func listImages(in folder: String) throws -> [String] {
+        guard let directory = opendir(folder) else { throw SourceError.unreadableFolder(path: folder, errno: errno) }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if !name.hasPrefix("."), imageExtensions.contains(fileExtension(name)) { names.append(name) }
+        }
+        guard !names.isEmpty else { throw SourceError.emptyFolder(path: folder) }
+        let base = folder.hasSuffix("/") ? folder : folder + "/"
+        return names.sorted(by: naturalOrder).map { base + $0 }
+    }
+}
+
+/// The lowercased extension of a path without the dot ("" when none).
+func fileExtension(_ path: String) -> String {
+    let name = path.split(separator: "/").last.map(String.init) ?? path
+    guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "" }
+    return name[name.index(after: dot)...].lowercased()
+}

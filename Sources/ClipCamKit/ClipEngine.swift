@@ -1,0 +1,75 @@
+import CLIPModel
+import CLIPTokenizer
+import Capture
+import Classifier
+import Foundation
+
+/// A text prompt's embedding and how it was tokenized.
+public struct PromptEmbedding: Sendable {
+    public var text: String
+    /// L2-normalised.
+    public var embedding: [Float]
+    public var tokenCount: Int
+    /// The prompt had more than 77 tokens and was cut (EOT kept last).
+    public var truncated: Bool
+}
+
+/// CLIP as clipcam uses it: model, tokenizer and preprocessing loaded from one model folder.
+/// Owned by one thread (the model keeps its activation buffers).
+public final class ClipEngine {
+    public let directory: URL
+    public let model: CLIPModel
+    public let tokenizer: CLIPTokenizer
+    public let preprocessor: ImagePreprocessor
+    private let workspace = PreprocessWorkspace()
+    private var pixels: [Float]
+    private var embedding: [Float]
+
+    public init(directory: URL) throws {
+        try ModelLocation.check(directory)
+        self.directory = directory
+        model = try CLIPModel(directory: directory)
+        tokenizer = try CLIPTokenizer(directory: directory)
+        preprocessor = ImagePreprocessor(size: model.imageSize)
+        pixels = [Float](repeating: 0, count: 3 * model.imageSize * model.imageSize)
+        embedding = [Float](repeating: 0, count: model.configuration.projectionDim)
+    }
+
+    /// The folder's name, e.g. `clip-vit-base-patch32`.
+    public var name: String { directory.lastPathComponent }
+    /// The model was written by `clipcam model random`: its scores mean nothing.
+    public var isRandom: Bool { model.configuration.isRandom }
+    public var logitScale: Float { model.logitScale }
+
+    public static let randomWarning = "this model has RANDOM weights (made by `clipcam model random`): scores are meaningless"
+
+    /// The projected image embedding of a BGR frame, before normalisation.
+    public func imageEmbedding(_ frame: Frame) -> [Float] {
+        frame.bgr.withUnsafeBufferPointer { bgr in
+            pixels.withUnsafeMutableBufferPointer { px in
+                preprocessor.preprocess(
+                    bgr: bgr.baseAddress!, width: frame.width, height: frame.height, rowBytes: frame.width * 3,
+                    into: px.baseAddress!, workspace: workspace)
+            }
+        }
+        pixels.withUnsafeBufferPointer { px in
+            embedding.withUnsafeMutableBufferPointer { out in
+                model.encodeImage(pixels: px.baseAddress!, into: out.baseAddress!)
+            }
+        }
+        return embedding
+    }
+
+    /// The projected text embedding of a prompt, before normalisation, with its tokenization.
+    public func textEmbedding(_ text: String) -> (embedding: [Float], tokens: TokenizedText) {
+        let tokens = tokenizer.tokenize(text, contextLength: model.configuration.text.maxPositionEmbeddings)
+        return (model.encodeText(ids: tokens.ids), tokens)
+    }
+
+    /// The L2-normalised embedding of a prompt, ready for cosines.
+    public func embedPrompt(_ text: String) -> PromptEmbedding {
+        let (raw, tokens) = textEmbedding(text)
+        return PromptEmbedding(
+            text: text, embedding: Scoring.l2Normalized(raw), tokenCount: tokens.count, truncated: tokens.truncated)
+    }
+}

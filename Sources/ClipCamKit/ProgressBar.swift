@@ -1,0 +1,66 @@
+import Foundation
+
+/// A one-line progress bar on standard error. On a terminal it redraws in place; otherwise (a log, a pipe)
+/// it prints a line at every tenth of the way so logs stay short.
+public final class ProgressBar {
+    private let label: String
+    private let total: Int64?
+    private let isTerminal = isatty(STDERR_FILENO) == 1
+    private let start = Date()
+    private var lastDraw = Date.distantPast
+    private var lastTenth = -1
+    private var finished = false
+
+    public init(label: String, total: Int64?) {
+        self.label = label
+        self.total = total
+    }
+
+    public func update(_ done: Int64) {
+        if isTerminal {
+            let now = Date()
+            guard now.timeIntervalSince(lastDraw) >= 0.1 || done == total else { return }
+            lastDraw = now
+            FileHandle.standardError.write(Data(("\r\u{1B}[K" + line(done)).utf8))
+        } else if let total, total > 0 {
+            let tenth = Int(done * 10 / total)
+            if tenth > lastTenth {
+                lastTenth = tenth
+                FileHandle.standardError.write(Data((line(done) + "\n").utf8))
+            }
+        }
+    }
+
+    public func finish(_ done: Int64) {
+        guard !finished else { return }
+        finished = true
+        if isTerminal {
+            FileHandle.standardError.write(Data(("\r\u{1B}[K" + line(done) + "\n").utf8))
+        } else if lastTenth < 10 {
+            FileHandle.standardError.write(Data((line(done) + "\n").utf8))
+        }
+    }
+
+    func line(_ done: Int64) -> String {
+        let elapsed = max(Date().timeIntervalSince(start), 1e-3)
+        let rate = Double(done) / elapsed
+        let amount = ProgressBar.bytes(done)
+        guard let total, total > 0 else {
+            return "\(label) \(amount) \(ProgressBar.bytes(Int64(rate)))/s"
+        }
+        let fraction = min(Double(done) / Double(total), 1)
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        let percent = String(format: "%3d%%", Int(fraction * 100))
+        return "\(label) [\(bar)] \(percent) \(amount)/\(ProgressBar.bytes(total)) \(ProgressBar.bytes(Int64(rate)))/s"
+    }
+
+    static func bytes(_ n: Int64) -> String {
+        let value = Double(n)
+        if value >= 1e9 { return String(format: "%.2f GB", value / 1e9) }
+        if value >= 1e6 { return String(format: "%.1f MB", value / 1e6) }
+        if value >= 1e3 { return String(format: "%.1f kB", value / 1e3) }
+        return "\(n) B"
+    }
+}

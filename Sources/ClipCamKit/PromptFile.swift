@@ -1,0 +1,102 @@
+import Foundation
+
+/// A prompt set: one prompt a line, UTF-8; blank lines and lines starting with `#` are ignored, and
+/// leading/trailing white space is trimmed.
+public enum PromptFile {
+    /// Reads prompts from `spec`: a file path, or the bare name of a set in a `Prompts` folder
+    /// (`desk` → `Prompts/desk.txt`) looked up in the current folder, in `$CLIPCAM_PROMPTS_DIR`
+    /// and beside the clipcam executable's package.
+    public static func load(_ spec: String) throws -> [String] {
+        let url = try resolve(spec)
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw PromptFileError.unreadable(url.path)
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            let line = firstInvalidLine(data)
+            throw PromptFileError.notUTF8(url.path, line: line)
+        }
+        let prompts = parse(text)
+        if prompts.isEmpty { throw PromptFileError.empty(url.path) }
+        return prompts
+    }
+
+    /// The prompts of a prompt file's text.
+    public static func parse(_ text: String) -> [String] {
+        var prompts: [String] = []
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+            var line = raw.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("\u{FEFF}") { line.removeFirst() }
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            prompts.append(line)
+        }
+        return prompts
+    }
+
+    /// Folders searched for named prompt sets, in order.
+    public static var searchFolders: [URL] {
+        var folders = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("Prompts")]
+        if let dir = ProcessInfo.processInfo.environment["CLIPCAM_PROMPTS_DIR"], !dir.isEmpty {
+            folders.append(URL(fileURLWithPath: dir))
+        }
+        // An executable built in the repository (.build/<config>/clipcam) finds the repository's sets.
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            folders.append(dir.appendingPathComponent("Prompts"))
+            dir = dir.deletingLastPathComponent()
+        }
+        return folders
+    }
+
+    /// The named sets found in the search folders.
+    public static func availableSets() -> [String] {
+        var names = Set<String>()
+        for folder in searchFolders {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+            for file in files where file.hasSuffix(".txt") { names.insert(String(file.dropLast(4))) }
+        }
+        return names.sorted()
+    }
+
+    static func resolve(_ spec: String) throws -> URL {
+        let path = (spec as NSString).expandingTildeInPath
+        if FileManager.default.fileExists(atPath: path) { return URL(fileURLWithPath: path) }
+        if !spec.contains("/") {
+            let file = spec.hasSuffix(".txt") ? spec : spec + ".txt"
+            for folder in searchFolders {
+                let candidate = folder.appendingPathComponent(file)
+                if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
+            }
+        }
+        throw PromptFileError.notFound(spec, available: availableSets())
+    }
+
+    private static func firstInvalidLine(_ data: Data) -> Int {
+        var line = 1
+        for chunk in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            if String(data: Data(chunk), encoding: .utf8) == nil { return line }
+            line += 1
+        }
+        return line
+    }
+}
+
+public enum PromptFileError: Error, CustomStringConvertible {
+    case notFound(String, available: [String])
+    case unreadable(String)
+    case notUTF8(String, line: Int)
+    case empty(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let spec, let available):
+            let sets = available.isEmpty ? "" : " Named sets: \(available.joined(separator: ", "))."
+            return "no prompt file \(spec): give a path to a text file with one prompt a line, or a set name.\(sets)"
+        case .unreadable(let path):
+            return "cannot read the prompt file \(path)"
+        case .notUTF8(let path, let line):
+            return "the prompt file \(path) is not UTF-8 text (line \(line)); save it as UTF-8"
+        case .empty(let path):
+            return "the prompt file \(path) holds no prompts (blank lines and # comments are ignored)"
+        }
+    }
+}

@@ -1,0 +1,25 @@
+import ArgumentParser
+import ClipCamKit
+import Foundation
+
+@main
+struct ClipCam: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clipcam",
+        abstract: "Real-time CLIP video classifier: score frames against a prompt, or label them with the best of several.",
+        discussion: """
+            clipcam runs OpenAI's CLIP on the CPU. It needs a CLIP model folder (Hugging Face layout); \
+            by default \(ModelLocation.defaultDirectory.path) (set $\(ModelLocation.environmentVariable) or --model \
+            to use another). Get one with `clipcam model fetch`, or make a random one for trying things out \
+            with `clipcam model random`.
+            """,
+        subcommands: [
+            EmbedImage.self, EmbedText.self, Score.self, Label.self, Model.self,
+        ]
+    )
+}
+
+/// Writes to standard error.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}

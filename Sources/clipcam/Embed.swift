@@ -1,0 +1,61 @@
+import ArgumentParser
+import Capture
+import ClipCamKit
+import Classifier
+import Foundation
+
+struct EmbedImage: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed-image",
+        abstract: "Print the CLIP image embedding of each image file as JSON: {\"embeddings\": [[…], …]}.",
+        discussion: "Images are PNG, JPEG or BMP. Embeddings are the projected vectors (as Roboflow's API returns them); --normalize scales each to length 1."
+    )
+
+    @OptionGroup var model: ModelOptions
+    @Flag(help: "L2-normalise each embedding.") var normalize = false
+    @Argument(help: ArgumentHelp("Image files.", valueName: "file")) var files: [String]
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("give at least one image file") }
+    }
+
+    func run() throws {
+        let engine = try model.loadEngine()
+        var rows: [String] = []
+        for file in files {
+            let frame = try ImageFile.load(file)
+            let raw = engine.imageEmbedding(frame)
+            rows.append(JSON.array(normalize ? Scoring.l2Normalized(raw) : raw))
+        }
+        print("{\"embeddings\": [" + rows.joined(separator: ", ") + "]}")
+    }
+}
+
+struct EmbedText: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed-text",
+        abstract: "Print the CLIP text embedding of each text as JSON: {\"embeddings\": [[…], …]}.",
+        discussion: "Texts longer than CLIP's 77 tokens are cut (a warning says so). --normalize scales each embedding to length 1."
+    )
+
+    @OptionGroup var model: ModelOptions
+    @Flag(help: "L2-normalise each embedding.") var normalize = false
+    @Argument(help: ArgumentHelp("Texts to embed (quote each one).", valueName: "text")) var texts: [String]
+
+    func validate() throws {
+        if texts.isEmpty { throw ValidationError("give at least one text") }
+    }
+
+    func run() throws {
+        let engine = try model.loadEngine()
+        var rows: [String] = []
+        for text in texts {
+            let (raw, tokens) = engine.textEmbedding(text)
+            if tokens.truncated {
+                printError("warning: \"\(text)\" is longer than CLIP's 77 tokens; only its start is used")
+            }
+            rows.append(JSON.array(normalize ? Scoring.l2Normalized(raw) : raw))
+        }
+        print("{\"embeddings\": [" + rows.joined(separator: ", ") + "]}")
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import ClipCamKit
+import Classifier
+import Foundation
+
+struct ModelOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The CLIP model folder (config.json, model.safetensors, vocab.json, merges.txt).",
+            discussion: "Default: $\(ModelLocation.environmentVariable), else \(ModelLocation.defaultDirectory.path).",
+            valueName: "dir"))
+    var model: String?
+
+    var directory: URL {
+        model.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) } ?? ModelLocation.defaultDirectory
+    }
+
+    /// Loads the engine, warning on standard error when the weights are random.
+    func loadEngine() throws -> ClipEngine {
+        let engine = try ClipEngine(directory: directory)
+        if engine.isRandom { printError("warning: \(ClipEngine.randomWarning)") }
+        return engine
+    }
+}
+
+struct RangeOption: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The cosine range shown as 0–100 %, as LOW,HIGH.", valueName: "low,high"),
+        transform: RangeOption.parse)
+    var range: ScoreRange = .heuristic
+
+    static func parse(_ text: String) throws -> ScoreRange {
+        let parts = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, let low = parts[0], let high = parts[1], low.isFinite, high.isFinite else {
+            throw ValidationError("--range takes two numbers, LOW,HIGH (e.g. 0.15,0.40); got '\(text)'")
+        }
+        guard high > low else {
+            throw ValidationError("--range needs LOW < HIGH; got '\(text)'")
+        }
+        return ScoreRange(low: low, high: high)
+    }
+}
+
+extension ClipEngine {
+    /// Embeds a prompt, warning when it was longer than the model's context.
+    func embedPromptWarning(_ text: String) -> PromptEmbedding {
+        let prompt = embedPrompt(text)
+        if prompt.truncated {
+            printError("warning: the prompt \"\(text)\" is longer than CLIP's 77 tokens; only its start is used")
+        }
+        return prompt
+    }
+}
+
+/// JSON text of floats in their shortest exact decimal form.
+enum JSON {
+    static func string(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    static func number(_ x: Float) -> String {
+        x.isFinite ? "\(x)" : "null"
+    }
+
+    static func array(_ v: [Float]) -> String {
+        "[" + v.map(number).joined(separator: ", ") + "]"
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+
+@testable import CLIPModel
+
+/// The random model writer: complete, loadable, deterministic, and all-or-nothing.
+@Suite struct RandomModelTests {
+    /// The small vocabulary the fixture models carry.
+    private let vocabulary = Fixtures.model("tiny-quickgelu-f32")
+
+    private func leftovers(in folder: TemporaryFolder) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: folder.url.path).sorted()
+    }
+
+    @Test func tinyModelLoadsWithTheRequestedShape() throws {
+        let folder = try TemporaryFolder()
+        let destination = folder.file("tiny")
+        var reports: [(Int, Int)] = []
+        try RandomModel.write(shape: .tiny, seed: 1, to: destination, vocabulary: vocabulary) {
+            reports.append(($0, $1))
+        }
+
+        let files = try FileManager.default.contentsOfDirectory(atPath: destination.path).sorted()
+        #expect(files == ["config.json", "merges.txt", "model.safetensors", "vocab.json"])
+        #expect(try Data(contentsOf: destination.appendingPathComponent("vocab.json"))
+            == Data(contentsOf: vocabulary.appendingPathComponent("vocab.json")))
+        let configText = try String(contentsOf: destination.appendingPathComponent("config.json"), encoding: .utf8)
+        #expect(configText.contains("\"_comment\"") && configText.contains("meaningless"))
+
+        let model = try CLIPModel(directory: destination)
+        let expected = RandomModel.configuration(shape: .tiny, vocabularySize: 1514, bosTokenID: 1512,
+                                                 eosTokenID: 1513)
+        #expect(model.configuration == expected)
+        #expect(model.configuration.isRandom)
+        #expect(model.configuration.text.hiddenSize == 64 && model.configuration.vision.numHiddenLayers == 2)
+        #expect(model.imageSize == 224 && model.embeddingSize == 32)
+
+        let total = try FileManager.default.attributesOfItem(
+            atPath: destination.appendingPathComponent("model.safetensors").path)[.size] as! Int
+        #expect(reports.first?.0 ?? -1 < total)
+        #expect(reports.last.map { $0 == (total, total) } == true)
+        #expect(zip(reports, reports.dropFirst()).allSatisfy { $0.0 <= $1.0 && $0.1 == total })
+
+        let pixels: [Float] = (0..<(3 * 224 * 224)).map { (index: Int) -> Float in
+            Float((index * 7919) % 255) / 64 - 2
+        }
+        let image = model.encodeImage(pixels)
+        let text = model.encodeText(ids: [1512, 320, 1125, 539, 320, 1513])
+        let allFinite = image.allSatisfy { $0.isFinite } && text.allSatisfy { $0.isFinite }
+        #expect(allFinite)
+        let nonZero = image.contains { $0 != 0 } && text.contains { $0 != 0 }
+        #expect(nonZero)
+        #expect(model.logitScale == Float(log(100.0)))
+    }
+
+    @Test func sameSeedSameBytesOtherSeedOtherWeights() throws {
+        let folder = try TemporaryFolder()
+        for (name, seed) in [("a", UInt64(42)), ("b", 42), ("c", 43)] {
+            try RandomModel.write(shape: .tiny, seed: seed, to: folder.file(name), vocabulary: vocabulary)
+        }
+        func weights(_ name: String) throws -> Data {
+            try Data(contentsOf: folder.file(name).appendingPathComponent("model.safetensors"))
+        }
+        #expect(try weights("a") == weights("b"))
+        #expect(try weights("a") != weights("c"))
+        #expect(try weights("a").count == weights("c").count)
+    }
+
+    @Test func halfPrecisionHoldsTheRoundedValues() throws {
+        let folder = try TemporaryFolder()
+        try RandomModel.write(shape: .tiny, seed: 9, to: folder.file("f32"), vocabulary: vocabulary)
+        try RandomModel.write(shape: .tiny, seed: 9, to: folder.file("f16"), vocabulary: vocabulary, dtype: .f16)
+        let single = try SafeTensorsFile(url: folder.file("f32").appendingPathComponent("model.safetensors"))
+        let half = try SafeTensorsFile(url: folder.file("f16").appendingPathComponent("model.safetensors"))
+        #expect(half.tensors.values.allSatisfy { $0.dtype == .f16 })
+        for name in ["vision_model.encoder.layers.1.mlp.fc1.weight", "text_model.final_layer_norm.weight"] {
+            let rounded = try single.floats(name).values.map { Float(Float16($0)) }
+            #expect(try half.floats(name).values == rounded)
+        }
+        let model = try CLIPModel(directory: folder.file("f16"))
+        let finite = model.encodeText(ids: [1512, 1513]).allSatisfy { $0.isFinite }
+        #expect(finite)
+    }
+
+    @Test func failureLeavesNothingBehind() throws {
+        struct Stop: Error {}
+        let folder = try TemporaryFolder()
+        var calls = 0
+        #expect(throws: Stop.self) {
+            try RandomModel.write(shape: .tiny, seed: 1, to: folder.file("model"), vocabulary: vocabulary) { _, _ in
+                calls += 1
+                if calls == 3 { throw Stop() }
+            }
+        }
+        #expect(calls == 3)
+        #expect(try leftovers(in: folder) == [])
+
+        let noVocabulary = folder.file("no-vocab")
+        #expect { try RandomModel.write(shape: .tiny, seed: 1, to: folder.file("model"), vocabulary: noVocabulary) }
+            throws: { error in
+                guard case RandomModelError.vocabularyUnreadable(let file, _) = error else { return false }
+                return file == noVocabulary.appendingPathComponent("vocab.json").path
+                    && "\(error)".contains("fetch-vocab")
+            }
+        #expect(try leftovers(in: folder) == [])
+    }
+
+    @Test func refusesToOverwriteAndRejectsNonFloatTypes() throws {
+        let folder = try TemporaryFolder()
+        let existing = folder.file("existing")
+        try FileManager.default.createDirectory(at: existing, withIntermediateDirectories: false)
+        #expect(throws: RandomModelError.destinationExists(path: existing.path)) {
+            try RandomModel.write(shape: .tiny, seed: 1, to: existing, vocabulary: vocabulary)
+        }
+        #expect(throws: RandomModelError.unsupportedDType(.i64)) {
+            try RandomModel.write(shape: .tiny, seed: 1, to: folder.file("x"), vocabulary: vocabulary, dtype: .i64)
+        }
+        #expect(try leftovers(in: folder) == ["existing"])
+    }
+
+    @Test func largeShapesMatchOpenAI() {
+        let b32 = RandomModel.configuration(shape: .vitB32, vocabularySize: 49408, bosTokenID: 49406,
+                                            eosTokenID: 49407)
+        #expect(b32.vision.patchSize == 32 && b32.vision.tokenCount == 50 && b32.vision.hiddenSize == 768)
+        #expect(b32.text.hiddenSize == 512 && b32.text.numHiddenLayers == 12 && b32.projectionDim == 512)
+        let b16 = RandomModel.configuration(shape: .vitB16, vocabularySize: 49408, bosTokenID: 49406,
+                                            eosTokenID: 49407)
+        #expect(b16.vision.patchSize == 16 && b16.vision.tokenCount == 197)
+        #expect(RandomModel.Shape(rawValue: "vit-b-32") == .vitB32 && RandomModel.Shape.allCases.count == 3)
+    }
+
+    @Test func normalishGeneratorHasUnitVariance() {
+        var generator = SplitMix64(seed: 3, stream: 0)
+        let samples = (0..<200_000).map { _ in Double(generator.nextNormalish()) }
+        let mean = samples.reduce(0, +) / Double(samples.count)
+        let variance = samples.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(samples.count)
+        #expect(abs(mean) < 0.01)
+        #expect(abs(variance - 1) < 0.01)
+        #expect(samples.allSatisfy { abs($0) <= 2 * 3.0.squareRoot() })
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+
+/// Paths of the repository and of the clipcam executable built beside the test bundle.
+enum Repo {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let fixtures = root.appendingPathComponent("Tests/Fixtures")
+    static let images = fixtures.appendingPathComponent("images")
+    static func model(_ name: String) -> URL { fixtures.appendingPathComponent("models/\(name)") }
+    static func reference(_ name: String) -> URL { fixtures.appendingPathComponent("reference/\(name)") }
+
+    /// The `clipcam` executable next to the running test binary (swift build --build-tests builds both).
+    static var executable: URL {
+        let here = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        return here.appendingPathComponent("clipcam")
+    }
+
+    static func imagePaths() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: images.path).filter { $0.hasSuffix(".png") }.sorted()
+            .map { images.appendingPathComponent($0).path }
+    }
+}
+
+struct RunResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var seconds: Double
+}
+
+/// Runs clipcam with `arguments`, the given extra environment, and waits for it.
+func clipcam(_ arguments: [String], environment: [String: String] = [:]) throws -> RunResult {
+    let exe = Repo.executable
+    guard FileManager.default.isExecutableFile(atPath: exe.path) else {
+        Issue.record("clipcam is not built at \(exe.path); run `swift build --build-tests` first")
+        throw CocoaError(.fileNoSuchFile)
+    }
+    let process = Process()
+    process.executableURL = exe
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in environment { env[k] = v }
+    process.environment = env
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    let start = Date()
+    try process.run()
+    // Read both pipes while the child runs so that a full pipe never blocks it.
+    nonisolated(unsafe) var errData = Data()
+    let reader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
+    reader.start()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    while !reader.isFinished { usleep(1000) }
+    return RunResult(
+        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData, as: UTF8.self), seconds: Date().timeIntervalSince(start))
+}
+
+/// A fresh temporary folder, removed by the caller.
+func temporaryFolder(_ name: String) throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clipcam-\(name)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+/// `{"embeddings": [[…]]}` → the vectors.
+func parseEmbeddings(_ json: String) throws -> [[Float]] {
+    let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+    let rows = try #require(object?["embeddings"] as? [[NSNumber]], "no embeddings in: \(json.prefix(200))")
+    return rows.map { $0.map(\.floatValue) }
+}
