@@ -101,41 +101,44 @@ struct ResampleAxis {
     }
 }
 
-/// One channel of an 8-bit image in memory: sample (x, y) is at `base[y * rowStride + x * pixelStride]`.
-struct SamplePlane {
-    var base: UnsafePointer<UInt8>
-    var rowStride: Int
-    var pixelStride: Int
-}
-
 /// Rounds a fixed-point sum to a sample and clamps it to 0...255, as Pillow's `clip8`.
 @inline(__always)
 func clampSample(_ sum: Int32) -> UInt8 {
     UInt8(clamping: sum >> resampleFractionBits)
 }
 
-/// Resamples `rowCount` rows of `source` along x with `axis`. Column 0 of `source` is input sample
-/// `firstColumn`. Writes `axis.kept.count` samples per row to `destination`, rows `destinationRowStride` apart.
+/// Resamples `rowCount` rows of 3-byte pixels along x with `axis`. Row `r` of the source starts at
+/// `source + r * sourceRowStride`, and its pixel 0 is input pixel `firstColumn`. Writes `axis.kept.count` pixels
+/// per row to `destination`, rows `destinationRowStride` bytes apart. The byte order within a pixel is kept.
 func resampleRows(
-    _ source: SamplePlane, firstColumn: Int, rowCount: Int, axis: ResampleAxis,
+    _ source: UnsafePointer<UInt8>, sourceRowStride: Int, firstColumn: Int, rowCount: Int, axis: ResampleAxis,
     into destination: UnsafeMutablePointer<UInt8>, destinationRowStride: Int
 ) {
     let half: Int32 = 1 << (resampleFractionBits - 1)
-    let pixelStride = source.pixelStride
     axis.starts.withUnsafeBufferPointer { starts in
         axis.counts.withUnsafeBufferPointer { counts in
             axis.weights.withUnsafeBufferPointer { weights in
                 for row in 0..<rowCount {
-                    let input = source.base + row * source.rowStride
-                    let output = destination + row * destinationRowStride
+                    let input = source + row * sourceRowStride
+                    var output = destination + row * destinationRowStride
                     for slot in 0..<starts.count {
-                        let samples = input + (starts[slot] - firstColumn) * pixelStride
-                        let taps = weights.baseAddress! + slot * axis.stride
-                        var sum = half
-                        for tap in 0..<counts[slot] {
-                            sum &+= Int32(samples[tap * pixelStride]) &* taps[tap]
+                        var pixel = input + (starts[slot] - firstColumn) * 3
+                        var taps = weights.baseAddress! + slot * axis.stride
+                        var sum0 = half
+                        var sum1 = half
+                        var sum2 = half
+                        for _ in 0..<counts[slot] {
+                            let weight = taps.pointee
+                            sum0 &+= Int32(pixel[0]) &* weight
+                            sum1 &+= Int32(pixel[1]) &* weight
+                            sum2 &+= Int32(pixel[2]) &* weight
+                            pixel += 3
+                            taps += 1
                         }
-                        output[slot] = clampSample(sum)
+                        output[0] = clampSample(sum0)
+                        output[1] = clampSample(sum1)
+                        output[2] = clampSample(sum2)
+                        output += 3
                     }
                 }
             }
@@ -143,36 +146,46 @@ func resampleRows(
     }
 }
 
-/// Resamples `columnCount` columns of `source` along y with `axis`. Row 0 of `source` is input sample `firstRow`.
-/// Writes `axis.kept.count` rows of `columnCount` samples to `destination`, rows `destinationRowStride` apart.
-/// `sums` holds at least `columnCount` values of scratch space.
+/// Resamples along y with `axis`, byte by byte: every byte of a row is a sample, whatever the pixel layout.
+/// Row `r` of the source starts at `source + r * sourceRowStride` and is input row `firstRow + r`. Writes
+/// `axis.kept.count` rows of `byteCount` bytes to `destination`, rows `destinationRowStride` bytes apart.
 func resampleColumns(
-    _ source: SamplePlane, firstRow: Int, columnCount: Int, axis: ResampleAxis,
-    into destination: UnsafeMutablePointer<UInt8>, destinationRowStride: Int, sums: UnsafeMutablePointer<Int32>
+    _ source: UnsafePointer<UInt8>, sourceRowStride: Int, firstRow: Int, byteCount: Int, axis: ResampleAxis,
+    into destination: UnsafeMutablePointer<UInt8>, destinationRowStride: Int
 ) {
+    typealias Lanes = SIMD16<Int32>
+    let lanes = Lanes.scalarCount
     let half: Int32 = 1 << (resampleFractionBits - 1)
-    let pixelStride = source.pixelStride
+    let limit = Lanes(repeating: 255)
     axis.starts.withUnsafeBufferPointer { starts in
         axis.counts.withUnsafeBufferPointer { counts in
             axis.weights.withUnsafeBufferPointer { weights in
                 for slot in 0..<starts.count {
-                    sums.update(repeating: half, count: columnCount)
-                    for tap in 0..<counts[slot] {
-                        let input = source.base + (starts[slot] - firstRow + tap) * source.rowStride
-                        let weight = weights[slot * axis.stride + tap]
-                        if pixelStride == 1 {
-                            for column in 0..<columnCount {
-                                sums[column] &+= Int32(input[column]) &* weight
-                            }
-                        } else {
-                            for column in 0..<columnCount {
-                                sums[column] &+= Int32(input[column * pixelStride]) &* weight
-                            }
-                        }
-                    }
+                    let top = source + (starts[slot] - firstRow) * sourceRowStride
+                    let taps = weights.baseAddress! + slot * axis.stride
+                    let count = counts[slot]
                     let output = destination + slot * destinationRowStride
-                    for column in 0..<columnCount {
-                        output[column] = clampSample(sums[column])
+                    var column = 0
+                    while column + lanes <= byteCount {
+                        var sum = Lanes(repeating: half)
+                        var input = top + column
+                        for tap in 0..<count {
+                            let bytes = UnsafeRawPointer(input).loadUnaligned(as: SIMD16<UInt8>.self)
+                            sum &+= Lanes(truncatingIfNeeded: bytes) &* taps[tap]
+                            input += sourceRowStride
+                        }
+                        let clamped = (sum &>> resampleFractionBits).clamped(lowerBound: .zero, upperBound: limit)
+                        UnsafeMutableRawPointer(output + column)
+                            .storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: clamped), as: SIMD16<UInt8>.self)
+                        column += lanes
+                    }
+                    while column < byteCount {
+                        var sum = half
+                        for tap in 0..<count {
+                            sum &+= Int32(top[tap * sourceRowStride + column]) &* taps[tap]
+                        }
+                        output[column] = clampSample(sum)
+                        column += 1
                     }
                 }
             }

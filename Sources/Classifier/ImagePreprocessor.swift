@@ -61,42 +61,31 @@ public struct ImagePreprocessor: Sendable {
         let side = size
         let pixels = workspace.pixels
         let staging = workspace.staging
-        let sums = workspace.sums
-        for channel in 0..<3 {
-            // RGB channel `channel` is byte 2 - channel of a BGR pixel.
-            let input = SamplePlane(base: bgr + (2 - channel), rowStride: rowBytes, pixelStride: 3)
-            let result = pixels + channel * side * side
-            if plan.verticalFirst {
-                let columns = plan.columns.inputs
-                let staged = staging + channel * side * columns.count
-                resampleColumns(
-                    SamplePlane(base: input.base + columns.lowerBound * 3, rowStride: rowBytes, pixelStride: 3),
-                    firstRow: 0, columnCount: columns.count, axis: plan.rows,
-                    into: staged, destinationRowStride: columns.count, sums: sums)
-                resampleRows(
-                    SamplePlane(base: UnsafePointer(staged), rowStride: columns.count, pixelStride: 1),
-                    firstColumn: columns.lowerBound, rowCount: side, axis: plan.columns,
-                    into: result, destinationRowStride: side)
-            } else {
-                let rows = plan.rows.inputs
-                let staged = staging + channel * rows.count * side
-                resampleRows(
-                    SamplePlane(base: input.base + rows.lowerBound * rowBytes, rowStride: rowBytes, pixelStride: 3),
-                    firstColumn: 0, rowCount: rows.count, axis: plan.columns,
-                    into: staged, destinationRowStride: side)
-                resampleColumns(
-                    SamplePlane(base: UnsafePointer(staged), rowStride: side, pixelStride: 1),
-                    firstRow: rows.lowerBound, columnCount: side, axis: plan.rows,
-                    into: result, destinationRowStride: side, sums: sums)
-            }
+        // Both passes keep the BGR byte order; the table lookup below reorders to RGB.
+        if plan.verticalFirst {
+            let columns = plan.columns.inputs
+            resampleColumns(
+                bgr + columns.lowerBound * 3, sourceRowStride: rowBytes, firstRow: 0, byteCount: columns.count * 3,
+                axis: plan.rows, into: staging, destinationRowStride: columns.count * 3)
+            resampleRows(
+                staging, sourceRowStride: columns.count * 3, firstColumn: columns.lowerBound, rowCount: side,
+                axis: plan.columns, into: pixels, destinationRowStride: side * 3)
+        } else {
+            let rows = plan.rows.inputs
+            resampleRows(
+                bgr + rows.lowerBound * rowBytes, sourceRowStride: rowBytes, firstColumn: 0, rowCount: rows.count,
+                axis: plan.columns, into: staging, destinationRowStride: side * 3)
+            resampleColumns(
+                staging, sourceRowStride: side * 3, firstRow: rows.lowerBound, byteCount: side * 3,
+                axis: plan.rows, into: pixels, destinationRowStride: side * 3)
         }
         table.withUnsafeBufferPointer { table in
             for channel in 0..<3 {
                 let values = table.baseAddress! + channel * 256
-                let samples = pixels + channel * side * side
+                let samples = pixels + (2 - channel)
                 let floats = output + channel * side * side
                 for index in 0..<(side * side) {
-                    floats[index] = values[Int(samples[index])]
+                    floats[index] = values[Int(samples[index * 3])]
                 }
             }
         }
@@ -157,26 +146,21 @@ struct PreprocessPlan {
 /// recomputes it and grows the buffers if needed.
 public final class PreprocessWorkspace {
     private(set) var plan: PreprocessPlan?
-    /// The cropped, resized 8-bit RGB image, channels first.
+    /// The cropped, resized 8-bit image, BGR pixels.
     private(set) var pixels: UnsafeMutablePointer<UInt8>
     private var pixelCapacity = 0
     /// The image between the two resampling passes.
     private(set) var staging: UnsafeMutablePointer<UInt8>
     private var stagingCapacity = 0
-    /// Per-column fixed-point sums of the vertical pass.
-    private(set) var sums: UnsafeMutablePointer<Int32>
-    private var sumCapacity = 0
 
     public init() {
         pixels = .allocate(capacity: 0)
         staging = .allocate(capacity: 0)
-        sums = .allocate(capacity: 0)
     }
 
     deinit {
         pixels.deallocate()
         staging.deallocate()
-        sums.deallocate()
     }
 
     /// Returns the plan for this input size and S, computing it and growing the buffers when it changed.
@@ -194,12 +178,6 @@ public final class PreprocessWorkspace {
             stagingCapacity = plan.stagingCount
             staging.deallocate()
             staging = .allocate(capacity: stagingCapacity)
-        }
-        let sumCount = max(size, plan.columns.inputs.count)
-        if sumCapacity < sumCount {
-            sumCapacity = sumCount
-            sums.deallocate()
-            sums = .allocate(capacity: sumCapacity)
         }
         self.plan = plan
         return plan

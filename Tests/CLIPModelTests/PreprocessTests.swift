@@ -215,21 +215,28 @@ struct PreprocessTests {
         let workspace = PreprocessWorkspace()
         var output = [Float](repeating: 0, count: preprocessor.outputCount)
         let first = run(preprocessor, bytes, width: width, height: height, rowBytes: width * 3)
-        let iterations = 50
+        // The machine is shared: report the best of several batches, the least disturbed one.
+        let batches = 7
+        let iterations = 20
         let clock = ContinuousClock()
-        let elapsed = bytes.withUnsafeBufferPointer { input in
+        var best = Duration.seconds(1000)
+        bytes.withUnsafeBufferPointer { input in
             output.withUnsafeMutableBufferPointer { output in
-                clock.measure {
-                    for _ in 0..<iterations {
-                        preprocessor.preprocess(bgr: input.baseAddress!, width: width, height: height,
-                                                rowBytes: width * 3, into: output.baseAddress!, workspace: workspace)
+                for _ in 0..<batches {
+                    let elapsed = clock.measure {
+                        for _ in 0..<iterations {
+                            preprocessor.preprocess(bgr: input.baseAddress!, width: width, height: height,
+                                                    rowBytes: width * 3, into: output.baseAddress!,
+                                                    workspace: workspace)
+                        }
                     }
+                    best = min(best, elapsed)
                 }
             }
         }
-        let milliseconds = Double(elapsed.components.attoseconds) / 1e15 / Double(iterations)
-            + Double(elapsed.components.seconds) * 1000 / Double(iterations)
-        print("preprocess 640x480 -> 224: \(milliseconds) ms per frame")
+        let milliseconds = (Double(best.components.seconds) * 1e3 + Double(best.components.attoseconds) / 1e15)
+            / Double(iterations)
+        print("preprocess 640x480 -> 224: \(milliseconds) ms per frame (best of \(batches) batches of \(iterations))")
         #expect(output == first)
     }
 }
