@@ -14,7 +14,7 @@ struct ClipCam: ParsableCommand {
             with `clipcam model random`.
             """,
         subcommands: [
-            EmbedImage.self, EmbedText.self, Score.self, Label.self, Model.self,
+            Run.self, EmbedImage.self, EmbedText.self, Score.self, Label.self, Model.self,
         ]
     )
 }
