@@ -162,8 +162,9 @@ final class LiveDisplay {
             bgr[i + 2] = image.rgb[i]
         }
         do {
-            try ImageFile.writePNG(Frame(index: 0, timestamp: 0, width: image.width, height: image.height, bgr: bgr),
-                                   to: path)
+            try ImageFile.writePNG(
+                Frame(index: 0, timestamp: 0, width: image.width, height: image.height, bgr: bgr),
+                to: path)
         } catch {
             throw PipelineError.screenshotFailed(path: path, reason: "\(error)")
         }

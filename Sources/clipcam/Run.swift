@@ -1,7 +1,7 @@
 import ArgumentParser
 import Capture
-import ClipCamKit
 import Classifier
+import ClipCamKit
 import Display
 import Foundation
 
@@ -38,8 +38,10 @@ struct Run: ParsableCommand {
     @Option(help: "Flag frames whose scaled score (0–100) reaches this value.") var threshold: Float?
     @Option(help: "Average the cosines over this many encoded frames.") var smooth = 1
     @Flag(help: "No window: results go only to --jsonl / --csv.") var headless = false
-    @Option(help: ArgumentHelp("Write one JSON line per encoded frame to a file, or - for standard output.",
-                               valueName: "file|-"))
+    @Option(
+        help: ArgumentHelp(
+            "Write one JSON line per encoded frame to a file, or - for standard output.",
+            valueName: "file|-"))
     var jsonl: String?
     @Option(help: ArgumentHelp("Write one CSV row per encoded frame.", valueName: "file")) var csv: String?
     @Option(help: ArgumentHelp("A TrueType/OpenType font for the overlay.", valueName: "file")) var font: String?

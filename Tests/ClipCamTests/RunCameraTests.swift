@@ -10,17 +10,21 @@ import Testing
         try clipcam(
             ["run", "--model", model, "--prompt", "a coffee cup", "--source", device, "--headless", "--jsonl", "-"]
                 + extra,
-            environment: try fakeCameraEnvironment(["DEVICE": device, "SIZES": "64x48", "FPS": "100"].merging(fake) {
-                $1
-            }))
+            environment: try fakeCameraEnvironment(
+                ["DEVICE": device, "SIZES": "64x48", "FPS": "100"].merging(fake) {
+                    $1
+                }))
     }
 
     @Test func grantedFormatIsReportedAndFramesAreScored() throws {
-        let result = try run(["--frames", "10", "--size", "160x120", "--fps", "30"], fake: [
-            "SIZES": "320x240,160x120", "FPS": "60,30",
-        ])
+        let result = try run(
+            ["--frames", "10", "--size", "160x120", "--fps", "30"],
+            fake: [
+                "SIZES": "320x240,160x120", "FPS": "60,30",
+            ])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stderr.contains("source: camera /dev/video7 (Fake Camera), 160x120 @ 30 fps"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("source: camera /dev/video7 (Fake Camera), 160x120 @ 30 fps"), "\(result.stderr)")
         let lines = try jsonLines(result.stdout)
         #expect(!lines.isEmpty && lines.count <= 10)
         #expect(result.stderr.contains("10 frames captured, \(lines.count) encoded"), "\(result.stderr)")

@@ -62,8 +62,9 @@ let fakeCameraLibrary: Result<String, FakeCameraError> = {
     process.waitUntilExit()
     guard process.terminationStatus == 0 else {
         return .failure(
-            FakeCameraError(description: "scripts/build-fake-v4l2 failed (needs gcc: sudo apt-get install gcc):\n"
-                + message))
+            FakeCameraError(
+                description: "scripts/build-fake-v4l2 failed (needs gcc: sudo apt-get install gcc):\n"
+                    + message))
     }
     return .success(output.appendingPathComponent("libfakev4l2.so").path)
 }()

@@ -1,7 +1,8 @@
-@testable import ClipCamKit
 import Classifier
 import Foundation
 import Testing
+
+@testable import ClipCamKit
 
 @Suite struct SmoothingTests {
     @Test func movingAverageOverTheLastNPushes() {
