@@ -6,7 +6,8 @@ import Foundation
 struct ClipCam: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clipcam",
-        abstract: "Real-time CLIP video classifier: score frames against a prompt, or label them with the best of several.",
+        abstract:
+            "Real-time CLIP video classifier: score frames against a prompt, or label them with the best of several.",
         discussion: """
             clipcam runs OpenAI's CLIP on the CPU. It needs a CLIP model folder (Hugging Face layout); \
             by default \(ModelLocation.defaultDirectory.path) (set $\(ModelLocation.environmentVariable) or --model \
@@ -14,7 +15,7 @@ struct ClipCam: ParsableCommand {
             with `clipcam model random`.
             """,
         subcommands: [
-            EmbedImage.self, EmbedText.self, Score.self, Label.self, Model.self,
+            Run.self, EmbedImage.self, EmbedText.self, Score.self, Label.self, Model.self,
         ]
     )
 }

@@ -1,0 +1,179 @@
+import Capture
+import Classifier
+import Display
+import Foundation
+
+/// The window side of a run, on the main thread: draws every frame from the display queue with the overlay of the
+/// newest result, and turns keys into pause, prompt cycling and new prompts.
+final class LiveDisplay {
+    private let window: DisplayWindow
+    private let modelName: String
+    private let randomWeights: Bool
+    private let threshold: Float?
+    private let range: ScoreRange
+    /// Prompts as the encoder currently has them.
+    private var prompts: [String] = []
+    /// nil: every prompt (multi-prompt view); i: prompt i alone (single-prompt view).
+    private var view: Int?
+    private var paused = false
+    private var draft: String?
+    private var lastFrame: Frame?
+    /// How long an error stays on screen before the window closes.
+    static let errorLinger = 3.0
+
+    init(
+        size: PixelSize, fontPath: String?, modelName: String, randomWeights: Bool, prompts: [String],
+        threshold: Float?, range: ScoreRange
+    ) throws {
+        window = try DisplayWindow(title: "clipcam", size: size, fonts: try OverlayFonts(override: fontPath))
+        self.modelName = modelName
+        self.randomWeights = randomWeights
+        self.threshold = threshold
+        self.range = range
+        self.prompts = prompts
+        view = prompts.count == 1 ? 0 : nil
+    }
+
+    /// Draws until the user quits, or until the capture and encoder have both ended (an error stays on screen
+    /// for `errorLinger` seconds first). Returns true when the user quit.
+    func loop(
+        queue: LatestFrameQueue, runner: CaptureRunner, encoder: EncoderWorker, notices: NoticeBoard,
+        interrupted: () -> Bool
+    ) throws -> Bool {
+        var errorSince: Double?
+        var quit = false
+        while !interrupted() {
+            for event in window.pollEvents() {
+                switch event {
+                case .quit:
+                    quit = true
+                case .togglePause:
+                    paused.toggle()
+                    encoder.paused = paused
+                case .nextPrompt:
+                    if prompts.count > 1 {
+                        view = view.map { $0 + 1 < prompts.count ? $0 + 1 : nil } ?? 0
+                    }
+                case .promptDraft(let text):
+                    draft = text
+                case .promptCancelled:
+                    draft = nil
+                case .newPrompt(let text):
+                    draft = nil
+                    var updated = prompts
+                    if let index = view, index < updated.count {
+                        updated[index] = text
+                    } else if !updated.contains(text) {
+                        updated.append(text)
+                    }
+                    encoder.setPrompts(updated)
+                    prompts = updated
+                case .resized:
+                    break
+                }
+            }
+            if quit { break }
+            var frame: Frame?
+            do {
+                frame = try queue.pop(timeout: paused ? 0.03 : 0.05)
+            } catch {
+                frame = nil
+            }
+            if paused { frame = nil }
+            if let frame { lastFrame = frame }
+            let finished = queue.isFinished && encoder.isFinished
+            var banner: String?
+            if let error = runner.error ?? encoder.error {
+                banner = "\(error)"
+                errorSince = errorSince ?? MonotonicClock.now()
+            } else if let text = draft {
+                banner = "new prompt: " + text + "▏"
+            } else if paused {
+                banner = "paused — space to resume"
+            } else if let notice = notices.current(maxAge: 3) {
+                banner = notice
+            }
+            try draw(frame: frame, runner: runner, encoder: encoder, banner: banner)
+            window.present()
+            if finished {
+                if let since = errorSince, MonotonicClock.now() - since < LiveDisplay.errorLinger {
+                    usleep(30_000)
+                    continue
+                }
+                break
+            }
+        }
+        return quit
+    }
+
+    /// The overlay for the newest result.
+    func overlay(runner: CaptureRunner, encoder: EncoderWorker, banner: String?) -> OverlayModel {
+        let status = OverlayModel.Status(
+            cameraFPS: runner.stats.fps, encoderFPS: encoder.stats.fps, droppedFrames: encoder.dropped,
+            modelName: modelName + (randomWeights ? " (random)" : ""))
+        var model = OverlayModel(status: status, randomWeights: randomWeights, banner: banner)
+        guard let result = encoder.latest else { return model }
+        if result.scores.map(\.prompt) != prompts {
+            prompts = result.scores.map(\.prompt)
+            if let index = view, index >= prompts.count { view = prompts.count == 1 ? 0 : nil }
+        }
+        let overlayRange = Float(range.low)...Float(range.high)
+        if let index = view ?? (prompts.count == 1 ? 0 : nil) {
+            let score = result.scores[index]
+            let cosineThreshold = threshold.map { range.low + $0 / 100 * (range.high - range.low) }
+            model.scores = .single(
+                OverlayModel.SinglePrompt(
+                    prompt: score.prompt, cosine: score.cosine, range: overlayRange, threshold: cosineThreshold))
+        } else {
+            let rows = result.scores.map {
+                OverlayModel.PromptScore(prompt: $0.prompt, cosine: $0.cosine, probability: $0.probability)
+            }
+            model.scores = .multi(OverlayModel.MultiPrompt(rows: rows, range: overlayRange))
+        }
+        return model
+    }
+
+    @discardableResult
+    private func draw(frame: Frame?, runner: CaptureRunner, encoder: EncoderWorker, banner: String?) throws
+        -> OverlayLayout
+    {
+        let model = overlay(runner: runner, encoder: encoder, banner: banner)
+        guard let frame else { return try window.draw(frame: nil, overlay: model) }
+        return try BGRPixels.withPixels(of: frame.bgr, width: frame.width, height: frame.height) { pixels in
+            try window.draw(frame: pixels, overlay: model)
+        }
+    }
+
+    /// Draws the last frame with the final overlay, saves it as PNG at `path` and returns the overlay's main texts
+    /// (the label or prompt and its score) for the log.
+    func saveScreenshot(path: String, runner: CaptureRunner, encoder: EncoderWorker) throws -> String {
+        let layout = try draw(frame: lastFrame, runner: runner, encoder: encoder, banner: nil)
+        let image: RGBImage
+        do {
+            image = try window.renderer.readPixels()
+        } catch {
+            throw PipelineError.screenshotFailed(path: path, reason: "\(error)")
+        }
+        window.present()
+        var bgr = [UInt8](repeating: 0, count: image.width * image.height * 3)
+        for i in stride(from: 0, to: bgr.count, by: 3) {
+            bgr[i] = image.rgb[i + 2]
+            bgr[i + 1] = image.rgb[i + 1]
+            bgr[i + 2] = image.rgb[i]
+        }
+        do {
+            try ImageFile.writePNG(
+                Frame(index: 0, timestamp: 0, width: image.width, height: image.height, bgr: bgr),
+                to: path)
+        } catch {
+            throw PipelineError.screenshotFailed(path: path, reason: "\(error)")
+        }
+        let main = layout.texts.filter {
+            switch $0.role {
+            case .bestLabel, .prompt, .percent: return true
+            default: return false
+            }
+        }
+        return main.map { "\($0.role)=\"\($0.text)\"" }.joined(separator: " ")
+    }
+}

@@ -1,0 +1,166 @@
+import Capture
+import Classifier
+import Display
+import Foundation
+import Glibc
+import Synchronization
+
+/// How a live run is set up; the `clipcam run` options.
+public struct PipelineSettings: Sendable {
+    /// A `--source` spec: `/dev/videoN`, a video or image file, a folder of images, `synthetic[:WxH@FPS]`.
+    public var source: String
+    public var capture: CaptureOptions
+    /// Capacity of the encoder's queue (1 or 2).
+    public var queueCapacity: Int
+    public var prompts: [String]
+    public var range: ScoreRange
+    /// Scaled percent at or above which a frame is flagged; nil for none.
+    public var threshold: Float?
+    /// Encoded frames the cosines are averaged over (1: no smoothing).
+    public var smooth: Int
+    /// Captured frames after which the run ends; nil runs until the source ends or the user quits.
+    public var maxFrames: Int?
+    /// No window: results only go to the sinks.
+    public var headless: Bool
+    /// A font file for the overlay instead of DejaVu Sans.
+    public var fontPath: String?
+    /// Where to save the last rendered window as PNG when the run ends.
+    public var screenshotPath: String?
+    public var windowSize: PixelSize
+
+    public init(
+        source: String, capture: CaptureOptions = CaptureOptions(), queueCapacity: Int = 1, prompts: [String],
+        range: ScoreRange = .heuristic, threshold: Float? = nil, smooth: Int = 1, maxFrames: Int? = nil,
+        headless: Bool = false, fontPath: String? = nil, screenshotPath: String? = nil,
+        windowSize: PixelSize = PixelSize(width: 960, height: 540)
+    ) {
+        self.source = source
+        self.capture = capture
+        self.queueCapacity = queueCapacity
+        self.prompts = prompts
+        self.range = range
+        self.threshold = threshold
+        self.smooth = smooth
+        self.maxFrames = maxFrames
+        self.headless = headless
+        self.fontPath = fontPath
+        self.screenshotPath = screenshotPath
+        self.windowSize = windowSize
+    }
+}
+
+/// How a run went.
+public struct RunSummary: Sendable {
+    public var source: String
+    public var format: SourceFormat
+    public var captured: Int
+    public var encoded: Int
+    public var dropped: Int
+    /// The last result, if any frame was encoded.
+    public var last: FrameResult?
+    /// The user quit (window, `q`/Esc) or sent SIGINT/SIGTERM.
+    public var interrupted: Bool
+}
+
+/// Failures of the pipeline itself (capture, model and sink errors keep their own types).
+public enum PipelineError: Error, CustomStringConvertible {
+    case screenshotFailed(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .screenshotFailed(let path, let reason):
+            return "cannot save the window to \(path): \(reason); check the folder exists and is writable"
+        }
+    }
+}
+
+/// The live pipeline: a capture thread feeds the newest frames to the encoder thread (and, with a window, to the
+/// display on the calling thread); the encoder writes each result to the sinks and keeps the newest one for the
+/// overlay. The video is drawn at the source's rate, the overlay changes at the encoder's rate.
+public final class Pipeline {
+    public let settings: PipelineSettings
+    private let log: @Sendable (String) -> Void
+    /// Notices from the capture thread (camera gone, back), shown in the window.
+    private let notices = NoticeBoard()
+
+    public init(settings: PipelineSettings, log: @escaping @Sendable (String) -> Void) {
+        precondition(!settings.prompts.isEmpty, "a run needs at least one prompt")
+        self.settings = settings
+        self.log = log
+    }
+
+    /// Runs until the source ends, `maxFrames` frames were captured, the user quits or SIGINT/SIGTERM arrives.
+    /// Must be called on the main thread when a window is used (SDL's rule). Throws the error that ended the
+    /// source (e.g. `CameraError.unplugged`) or a sink's error after everything has been shut down and flushed.
+    public func run(engine: sending ClipEngine, sinks: sending [any ResultSink]) throws -> RunSummary {
+        // The window first: a missing display is reported before the camera is opened.
+        let display: LiveDisplay? =
+            settings.headless
+            ? nil
+            : try LiveDisplay(
+                size: settings.windowSize, fontPath: settings.fontPath, modelName: engine.name,
+                randomWeights: engine.isRandom, prompts: settings.prompts,
+                threshold: settings.threshold, range: settings.range)
+
+        var options = settings.capture
+        let log = self.log
+        let notices = self.notices
+        let earlier = options.log
+        options.log = { message in
+            earlier?(message)
+            log(message)
+            notices.post(message)
+        }
+        let source = try FrameSources.open(settings.source, options: options)
+        let encoderQueue = LatestFrameQueue(capacity: settings.queueCapacity)
+        let displayQueue = display == nil ? nil : LatestFrameQueue(capacity: 1)
+        let runner = try CaptureRunner.start(
+            source: source, queues: [encoderQueue] + (displayQueue.map { [$0] } ?? []),
+            maxFrames: settings.maxFrames)
+        log("source: \(runner.name), \(runner.format)")
+
+        let encoder = EncoderWorker.start(
+            engine: engine, prompts: settings.prompts, range: settings.range, threshold: settings.threshold,
+            smooth: settings.smooth, queue: encoderQueue, sinks: sinks, log: log)
+
+        let interrupts = InterruptWatcher { runner.stop() }
+        var quit = false
+        if let display, let displayQueue {
+            quit = try display.loop(
+                queue: displayQueue, runner: runner, encoder: encoder, notices: notices,
+                interrupted: { interrupts.fired })
+        }
+        encoder.wait()
+        runner.stop()
+        interrupts.cancel()
+
+        if let display, let path = settings.screenshotPath {
+            let texts = try display.saveScreenshot(path: path, runner: runner, encoder: encoder)
+            log("screenshot \(path): \(texts)")
+        }
+        let summary = RunSummary(
+            source: runner.name, format: runner.format, captured: runner.stats.captured,
+            encoded: encoder.stats.encoded, dropped: encoder.dropped, last: encoder.latest,
+            interrupted: quit || interrupts.fired)
+        if let error = encoder.error { throw error }
+        if let error = runner.error { throw error }
+        return summary
+    }
+}
+
+/// The latest notice from the capture thread, for the window's banner.
+final class NoticeBoard: Sendable {
+    private let state = Mutex<(text: String, time: Double)?>(nil)
+
+    func post(_ text: String) {
+        state.withLock { $0 = (text, MonotonicClock.now()) }
+    }
+
+    /// The latest notice if it is younger than `seconds`.
+    func current(maxAge seconds: Double) -> String? {
+        state.withLock { value in
+            guard let value, MonotonicClock.now() - value.time < seconds else { return nil }
+            return value.text
+        }
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import Glibc
+
+/// Failures writing results. Each names the file.
+public enum SinkError: Error, CustomStringConvertible, Equatable {
+    case cannotCreate(path: String, errno: Int32)
+    case writeFailed(path: String, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .cannotCreate(let path, let code):
+            return "cannot create \(path): \(String(cString: strerror(code))); check the folder exists and is writable"
+        case .writeFailed(let path, let code):
+            let hint = code == EPIPE ? "the program reading it has ended" : "check free disk space"
+            return "writing results to \(path) failed: \(String(cString: strerror(code))); \(hint)"
+        }
+    }
+}
+
+/// Where encoded-frame results are written, on the encoder thread.
+public protocol ResultSink: AnyObject {
+    func write(_ result: FrameResult) throws
+    /// Writes out anything buffered; called at the end of a run (also after Ctrl-C).
+    func finish() throws
+}
+
+/// An output file or standard output (`-`), written line by line with plain `write(2)` calls so that a reader
+/// sees each line as soon as it is complete.
+final class LineWriter {
+    let path: String
+    private let descriptor: Int32
+    private let owned: Bool
+    private var pending: [UInt8] = []
+
+    init(path: String) throws {
+        self.path = path == "-" ? "standard output" : path
+        if path == "-" {
+            descriptor = STDOUT_FILENO
+            owned = false
+        } else {
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw SinkError.cannotCreate(path: path, errno: errno) }
+            descriptor = fd
+            owned = true
+        }
+    }
+
+    deinit {
+        if owned { close(descriptor) }
+    }
+
+    /// Writes `line` and a newline.
+    func write(line: String) throws {
+        pending.removeAll(keepingCapacity: true)
+        pending.append(contentsOf: line.utf8)
+        pending.append(0x0A)
+        var offset = 0
+        while offset < pending.count {
+            let written = pending.withUnsafeBytes { raw in
+                Glibc.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw SinkError.writeFailed(path: path, errno: errno)
+            }
+            offset += written
+        }
+    }
+}
+
+/// One JSON object per encoded frame:
+/// `{"frame":…,"timestamp":…,"label":…,"best":…,"percent":…,"flagged":…,"encode_ms":…,"dropped":…,
+/// "rss_kb":…,"scores":[{"prompt":…,"cosine":…,"percent":…,"probability":…},…]}`.
+public final class JSONLSink: ResultSink {
+    private let writer: LineWriter
+
+    /// `path` is a file (created or truncated) or `-` for standard output.
+    public init(path: String) throws {
+        writer = try LineWriter(path: path)
+    }
+
+    public func write(_ result: FrameResult) throws {
+        try writer.write(line: JSONLSink.line(result))
+    }
+
+    public func finish() throws {}
+
+    public static func line(_ result: FrameResult) -> String {
+        let scores = result.scores.map { score in
+            "{\"prompt\":\(JSONText.string(score.prompt)),\"cosine\":\(JSONText.number(score.cosine)),"
+                + "\"percent\":\(JSONText.number(score.percent)),"
+                + "\"probability\":\(JSONText.number(score.probability))}"
+        }
+        return "{\"frame\":\(result.frameIndex),\"timestamp\":\(JSONText.number(result.timestamp)),"
+            + "\"label\":\(JSONText.string(result.label)),\"best\":\(result.best),"
+            + "\"percent\":\(JSONText.number(result.scores[result.best].percent)),\"flagged\":\(result.flagged),"
+            + "\"encode_ms\":\(JSONText.number(result.encodeSeconds * 1000)),\"dropped\":\(result.dropped),"
+            + "\"rss_kb\":\(result.residentKiB),\"scores\":[\(scores.joined(separator: ","))]}"
+    }
+}
+
+/// Comma-separated values: a header, then one row per encoded frame with a cosine, percent and probability
+/// column per prompt. When the prompts change at run time a new header row starts.
+public final class CSVSink: ResultSink {
+    private let writer: LineWriter
+    private var prompts: [String]?
+
+    public init(path: String) throws {
+        writer = try LineWriter(path: path)
+    }
+
+    public func write(_ result: FrameResult) throws {
+        let names = result.scores.map(\.prompt)
+        if names != prompts {
+            prompts = names
+            var header = ["frame", "timestamp", "label", "flagged", "encode_ms", "dropped"]
+            for name in names {
+                header += ["cosine: \(name)", "percent: \(name)", "probability: \(name)"].map(CSVSink.field)
+            }
+            try writer.write(line: header.joined(separator: ","))
+        }
+        var row = [
+            "\(result.frameIndex)", JSONText.number(result.timestamp), CSVSink.field(result.label),
+            result.flagged ? "1" : "0", JSONText.number(result.encodeSeconds * 1000), "\(result.dropped)",
+        ]
+        for score in result.scores {
+            row += [JSONText.number(score.cosine), JSONText.number(score.percent), JSONText.number(score.probability)]
+        }
+        try writer.write(line: row.joined(separator: ","))
+    }
+
+    public func finish() throws {}
+
+    /// A field quoted when it holds a comma, quote or line break (RFC 4180).
+    static func field(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+/// JSON literals.
+enum JSONText {
+    static func string(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// The shortest decimal that reads back as the same value; null for NaN and infinities.
+    static func number(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }
+    static func number(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
+}
+
+/// Resident memory of this process in KiB, from /proc/self/statm; 0 where unavailable.
+public func residentMemoryKiB() -> Int {
+    let fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return 0 }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 128)
+    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+    guard count > 0 else { return 0 }
+    let fields = buffer[0..<count].split(separator: 0x20)
+    guard fields.count > 1, let pages = Int(String(decoding: fields[1], as: UTF8.self)) else { return 0 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE))) / 1024
+}
