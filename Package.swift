@@ -4,7 +4,7 @@ import PackageDescription
 // Release builds use the host's vector units (AVX2/FMA on x86-64) so that SIMD code compiles to vector
 // instructions instead of per-lane libm calls.
 let fastMath: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))
 ]
 
 let package = Package(

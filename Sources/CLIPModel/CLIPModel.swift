@@ -21,8 +21,9 @@ public final class CLIPModel {
         let weights = try CLIPWeights(file: file, configuration: configuration)
         self.configuration = configuration
         self.directory = directory
-        vision = VisionEncoder(weights: weights.vision, projection: weights.visualProjection,
-                               config: configuration.vision)
+        vision = VisionEncoder(
+            weights: weights.vision, projection: weights.visualProjection,
+            config: configuration.vision)
         text = TextEncoder(weights: weights.text, projection: weights.textProjection, config: configuration.text)
         logitScaleValue = weights.logitScale.pointer[0]
     }
@@ -49,8 +50,9 @@ public final class CLIPModel {
     /// Encodes one image given as 3 × S × S normalised floats; returns the projected, not normalised, vector.
     public func encodeImage(_ pixels: [Float]) -> [Float] {
         let expected = 3 * imageSize * imageSize
-        precondition(pixels.count == expected,
-                     "encodeImage needs 3×\(imageSize)×\(imageSize) = \(expected) floats, got \(pixels.count)")
+        precondition(
+            pixels.count == expected,
+            "encodeImage needs 3×\(imageSize)×\(imageSize) = \(expected) floats, got \(pixels.count)")
         var embedding = [Float](repeating: 0, count: embeddingSize)
         pixels.withUnsafeBufferPointer { input in
             embedding.withUnsafeMutableBufferPointer { output in

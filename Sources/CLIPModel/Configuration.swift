@@ -230,7 +230,8 @@ private struct KeyReader {
         guard let value = object[key] else { return nil }
         if let size = value.intValue { return size }
         if let items = value.arrayValue, items.count == 2, let height = items[0].intValue,
-           let width = items[1].intValue {
+            let width = items[1].intValue
+        {
             guard height == width else {
                 throw CLIPConfigurationError.invalidValue(
                     file: file, key: path + key, value: value.summary, requirement: "square (height == width)")
@@ -250,8 +251,9 @@ private struct KeyReader {
 
     func positive(_ value: Int, _ key: String) throws {
         guard value > 0 else {
-            throw CLIPConfigurationError.invalidValue(file: file, key: key, value: String(value),
-                                                      requirement: "a positive integer")
+            throw CLIPConfigurationError.invalidValue(
+                file: file, key: key, value: String(value),
+                requirement: "a positive integer")
         }
     }
 
@@ -286,9 +288,10 @@ private struct KeyReader {
 
         try positive(config.vocabSize, path + "vocab_size")
         try positive(config.maxPositionEmbeddings, path + "max_position_embeddings")
-        try checkTransformer(hidden: config.hiddenSize, intermediate: config.intermediateSize,
-                             layers: config.numHiddenLayers, heads: config.numAttentionHeads,
-                             eps: config.layerNormEps, path: path)
+        try checkTransformer(
+            hidden: config.hiddenSize, intermediate: config.intermediateSize,
+            layers: config.numHiddenLayers, heads: config.numAttentionHeads,
+            eps: config.layerNormEps, path: path)
         return config
     }
 
@@ -305,8 +308,9 @@ private struct KeyReader {
         config.layerNormEps = try float(fields, "layer_norm_eps", path: path) ?? config.layerNormEps
 
         guard config.numChannels == 3 else {
-            throw CLIPConfigurationError.invalidValue(file: file, key: path + "num_channels",
-                                                      value: String(config.numChannels), requirement: "3 (RGB)")
+            throw CLIPConfigurationError.invalidValue(
+                file: file, key: path + "num_channels",
+                value: String(config.numChannels), requirement: "3 (RGB)")
         }
         try positive(config.patchSize, path + "patch_size")
         guard config.imageSize >= config.patchSize else {
@@ -314,15 +318,17 @@ private struct KeyReader {
                 file: file, key: path + "image_size", value: String(config.imageSize),
                 requirement: "at least patch_size (\(config.patchSize))")
         }
-        try checkTransformer(hidden: config.hiddenSize, intermediate: config.intermediateSize,
-                             layers: config.numHiddenLayers, heads: config.numAttentionHeads,
-                             eps: config.layerNormEps, path: path)
+        try checkTransformer(
+            hidden: config.hiddenSize, intermediate: config.intermediateSize,
+            layers: config.numHiddenLayers, heads: config.numAttentionHeads,
+            eps: config.layerNormEps, path: path)
         return config
     }
 
-    private func checkTransformer(hidden: Int, intermediate: Int, layers: Int, heads: Int, eps: Float,
-                                  path: String) throws
-    {
+    private func checkTransformer(
+        hidden: Int, intermediate: Int, layers: Int, heads: Int, eps: Float,
+        path: String
+    ) throws {
         try positive(hidden, path + "hidden_size")
         try positive(intermediate, path + "intermediate_size")
         try positive(layers, path + "num_hidden_layers")
@@ -333,8 +339,9 @@ private struct KeyReader {
                 requirement: "a divisor of hidden_size (\(hidden))")
         }
         guard eps > 0, eps.isFinite else {
-            throw CLIPConfigurationError.invalidValue(file: file, key: path + "layer_norm_eps", value: String(eps),
-                                                      requirement: "a positive number")
+            throw CLIPConfigurationError.invalidValue(
+                file: file, key: path + "layer_norm_eps", value: String(eps),
+                requirement: "a positive number")
         }
     }
 }

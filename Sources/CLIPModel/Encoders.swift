@@ -49,20 +49,24 @@ final class VisionEncoder {
 
         let hidden = stack.hidden.pointer
         hidden.update(from: weights.classEmbedding.pointer, count: width)
-        Kernels.linear(patches.pointer, rows: grid * grid, inputs: patchLength,
-                       weight: weights.patchEmbedding.pointer, bias: nil, outputs: width, into: hidden + width)
+        Kernels.linear(
+            patches.pointer, rows: grid * grid, inputs: patchLength,
+            weight: weights.patchEmbedding.pointer, bias: nil, outputs: width, into: hidden + width)
         let tokens = config.tokenCount
         let position = weights.positionEmbedding.pointer
         for i in 0..<(tokens * width) { hidden[i] += position[i] }
-        Kernels.layerNorm(hidden, rows: tokens, width: width, weight: weights.preLayerNorm.weight.pointer,
-                          bias: weights.preLayerNorm.bias.pointer, eps: config.layerNormEps, into: hidden)
+        Kernels.layerNorm(
+            hidden, rows: tokens, width: width, weight: weights.preLayerNorm.weight.pointer,
+            bias: weights.preLayerNorm.bias.pointer, eps: config.layerNormEps, into: hidden)
 
         stack.run(tokens: tokens, causal: false)
 
-        Kernels.layerNorm(hidden, rows: 1, width: width, weight: weights.postLayerNorm.weight.pointer,
-                          bias: weights.postLayerNorm.bias.pointer, eps: config.layerNormEps, into: pooled.pointer)
-        Kernels.linear(pooled.pointer, rows: 1, inputs: width, weight: projection.pointer, bias: nil,
-                       outputs: projection.shape[0], into: embedding)
+        Kernels.layerNorm(
+            hidden, rows: 1, width: width, weight: weights.postLayerNorm.weight.pointer,
+            bias: weights.postLayerNorm.bias.pointer, eps: config.layerNormEps, into: pooled.pointer)
+        Kernels.linear(
+            pooled.pointer, rows: 1, inputs: width, weight: projection.pointer, bias: nil,
+            outputs: projection.shape[0], into: embedding)
     }
 }
 
@@ -100,12 +104,14 @@ final class TextEncoder {
     func encode(ids: [Int32], into embedding: UnsafeMutablePointer<Float>) {
         let width = config.hiddenSize
         precondition(!ids.isEmpty, "encodeText needs at least one token id")
-        precondition(ids.count <= config.maxPositionEmbeddings,
-                     "encodeText got \(ids.count) ids; the model's context is \(config.maxPositionEmbeddings)")
+        precondition(
+            ids.count <= config.maxPositionEmbeddings,
+            "encodeText got \(ids.count) ids; the model's context is \(config.maxPositionEmbeddings)")
         for id in ids {
-            precondition(id >= 0 && Int(id) < config.vocabSize,
-                         "token id \(id) outside the model's vocabulary of \(config.vocabSize); the tokenizer's "
-                         + "vocab.json does not belong to this model")
+            precondition(
+                id >= 0 && Int(id) < config.vocabSize,
+                "token id \(id) outside the model's vocabulary of \(config.vocabSize); the tokenizer's "
+                    + "vocab.json does not belong to this model")
         }
         let pooledIndex = Self.pooledPosition(ids, config: config)
         let tokens = pooledIndex + 1
@@ -122,10 +128,12 @@ final class TextEncoder {
 
         stack.run(tokens: tokens, causal: true)
 
-        Kernels.layerNorm(hidden + pooledIndex * width, rows: 1, width: width,
-                          weight: weights.finalLayerNorm.weight.pointer, bias: weights.finalLayerNorm.bias.pointer,
-                          eps: config.layerNormEps, into: pooled.pointer)
-        Kernels.linear(pooled.pointer, rows: 1, inputs: width, weight: projection.pointer, bias: nil,
-                       outputs: projection.shape[0], into: embedding)
+        Kernels.layerNorm(
+            hidden + pooledIndex * width, rows: 1, width: width,
+            weight: weights.finalLayerNorm.weight.pointer, bias: weights.finalLayerNorm.bias.pointer,
+            eps: config.layerNormEps, into: pooled.pointer)
+        Kernels.linear(
+            pooled.pointer, rows: 1, inputs: width, weight: projection.pointer, bias: nil,
+            outputs: projection.shape[0], into: embedding)
     }
 }

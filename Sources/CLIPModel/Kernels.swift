@@ -25,8 +25,9 @@ enum Kernels {
             }
             beta = 1
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outputs), Int32(inputs),
-                    1, x, Int32(inputs), weight, Int32(inputs), beta, y, Int32(outputs))
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outputs), Int32(inputs),
+            1, x, Int32(inputs), weight, Int32(inputs), beta, y, Int32(outputs))
     }
 
     /// LayerNorm over each row of `width` values: (x − mean) / sqrt(var + eps) · weight + bias (biased variance).
@@ -117,16 +118,18 @@ enum Kernels {
             let queries = qkv + head * headDim
             let keys = qkv + width + head * headDim
             let values = qkv + 2 * width + head * headDim
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(tokens), Int32(tokens), Int32(headDim),
-                        scale, queries, Int32(stride), keys, Int32(stride), 0, scores, Int32(tokens))
+            cblas_sgemm(
+                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(tokens), Int32(tokens), Int32(headDim),
+                scale, queries, Int32(stride), keys, Int32(stride), 0, scores, Int32(tokens))
             for row in 0..<tokens {
                 let rowScores = scores + row * tokens
                 let visible = causal ? row + 1 : tokens
                 softmax(rowScores, count: visible)
                 if visible < tokens { (rowScores + visible).update(repeating: 0, count: tokens - visible) }
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(tokens), Int32(headDim), Int32(tokens),
-                        1, scores, Int32(tokens), values, Int32(stride), 0, context + head * headDim, Int32(width))
+            cblas_sgemm(
+                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(tokens), Int32(headDim), Int32(tokens),
+                1, scores, Int32(tokens), values, Int32(stride), 0, context + head * headDim, Int32(width))
         }
     }
 

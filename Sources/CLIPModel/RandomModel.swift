@@ -17,7 +17,8 @@ public enum RandomModel {
     }
 
     /// The text stored under `"_comment"` in a random model's config.json.
-    public static let comment = "clipcam random-weight model: the weights are seeded random numbers, not a "
+    public static let comment =
+        "clipcam random-weight model: the weights are seeded random numbers, not a "
         + "trained CLIP, so every score it gives is meaningless. For tests and benchmarks only."
 
     /// The configuration `write` uses for `shape` with a vocabulary of `vocabularySize` tokens.
@@ -63,8 +64,9 @@ public enum RandomModel {
             throw RandomModelError.destinationExists(path: destination.path)
         }
         let vocab = try VocabularyFiles(folder: vocabulary)
-        let config = configuration(shape: shape, vocabularySize: vocab.size, bosTokenID: vocab.startID,
-                                   eosTokenID: vocab.endID)
+        let config = configuration(
+            shape: shape, vocabularySize: vocab.size, bosTokenID: vocab.startID,
+            eosTokenID: vocab.endID)
 
         let staging = destination.deletingLastPathComponent()
             .appendingPathComponent(".\(destination.lastPathComponent).partial-\(UUID().uuidString)")
@@ -85,8 +87,9 @@ public enum RandomModel {
         } catch {
             throw FileWriteError.writeFailed(file: configURL.path, reason: error.localizedDescription)
         }
-        try writeWeights(config: config, seed: seed, dtype: dtype,
-                         path: staging.appendingPathComponent("model.safetensors").path, progress: progress)
+        try writeWeights(
+            config: config, seed: seed, dtype: dtype,
+            path: staging.appendingPathComponent("model.safetensors").path, progress: progress)
         try vocab.copy(into: staging)
 
         do {
@@ -230,13 +233,15 @@ private struct VocabularyFiles {
         for (token, value) in entries {
             guard let id = value.intValue, id >= 0, id < entries.count, seen.insert(id).inserted else {
                 throw RandomModelError.vocabularyInvalid(
-                    file: vocabURL.path, problem: "token \"\(token)\" has id \(value.summary); ids must be "
+                    file: vocabURL.path,
+                    problem: "token \"\(token)\" has id \(value.summary); ids must be "
                         + "0..<\(entries.count), each used once")
             }
         }
         guard let start = entries["<|startoftext|>"]?.intValue, let end = entries["<|endoftext|>"]?.intValue else {
-            throw RandomModelError.vocabularyInvalid(file: vocabURL.path,
-                                                     problem: "no <|startoftext|> or <|endoftext|> token")
+            throw RandomModelError.vocabularyInvalid(
+                file: vocabURL.path,
+                problem: "no <|startoftext|> or <|endoftext|> token")
         }
         size = entries.count
         startID = start

@@ -1,13 +1,14 @@
+import Foundation
+
 // Reader for the safetensors format (huggingface/safetensors, docs "Format"): an 8-byte little-endian header
 // length, a JSON header `{name: {dtype, shape, data_offsets}, "__metadata__": {...}}`, then the raw tensor data.
 // The file is memory-mapped and fully verified on open; holes between tensors are allowed (the reference
 // rejects them), overlaps are not.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
-import Foundation
 
 /// The element types of the safetensors format.
 public enum DType: String, Sendable, CaseIterable {
@@ -120,7 +121,7 @@ public final class SafeTensorsFile {
         let size = Int(status.st_size)
         guard size >= 8 else { throw SafeTensorsError.tooShort(file: file, size: size) }
         guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0),
-              mapped != UnsafeMutableRawPointer(bitPattern: -1)
+            mapped != UnsafeMutableRawPointer(bitPattern: -1)
         else {
             throw SafeTensorsError.cannotOpen(file: file, reason: "mmap: " + String(cString: strerror(errno)))
         }
@@ -167,9 +168,11 @@ public final class SafeTensorsFile {
         }
         let raw = bytes(of: info)
         if info.dtype == .f32, let start = raw.baseAddress,
-           Int(bitPattern: start) % MemoryLayout<Float>.alignment == 0 {
-            return FloatTensor(name: name, shape: info.shape, mapped: start.assumingMemoryBound(to: Float.self),
-                               owner: self)
+            Int(bitPattern: start) % MemoryLayout<Float>.alignment == 0
+        {
+            return FloatTensor(
+                name: name, shape: info.shape, mapped: start.assumingMemoryBound(to: Float.self),
+                owner: self)
         }
         let tensor = FloatTensor(name: name, shape: info.shape)
         Self.convert(raw, dtype: info.dtype, into: tensor.mutablePointer)
@@ -182,8 +185,11 @@ public final class SafeTensorsFile {
         switch dtype {
         case .f32:
             for i in 0..<count {
-                output[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i,
-                                                                                      as: UInt32.self)))
+                output[i] = Float(
+                    bitPattern: UInt32(
+                        littleEndian: raw.loadUnaligned(
+                            fromByteOffset: 4 * i,
+                            as: UInt32.self)))
             }
         case .f16:
             for i in 0..<count {
@@ -282,19 +288,21 @@ public final class SafeTensorsFile {
         }
         guard let offsetsValue = fields["data_offsets"] else { throw malformed("no \"data_offsets\"") }
         guard let offsets = offsetsValue.arrayValue, offsets.count == 2,
-              let begin = offsets[0].intValue, let end = offsets[1].intValue
+            let begin = offsets[0].intValue, let end = offsets[1].intValue
         else {
             throw malformed("\"data_offsets\" is \(offsetsValue.summary), not two integers [begin, end]")
         }
         guard begin >= 0, begin <= end, end <= dataSize else {
-            throw SafeTensorsError.offsetsOutOfRange(file: file, tensor: name, begin: begin, end: end,
-                                                     dataSize: dataSize)
+            throw SafeTensorsError.offsetsOutOfRange(
+                file: file, tensor: name, begin: begin, end: end,
+                dataSize: dataSize)
         }
         let (expectedBytes, overflow) = elementCount.multipliedReportingOverflow(by: dtype.size)
         guard !overflow, expectedBytes == end - begin else {
-            throw SafeTensorsError.sizeMismatch(file: file, tensor: name, shape: shape, dtype: dtype,
-                                                expectedBytes: overflow ? Int.max : expectedBytes,
-                                                actualBytes: end - begin)
+            throw SafeTensorsError.sizeMismatch(
+                file: file, tensor: name, shape: shape, dtype: dtype,
+                expectedBytes: overflow ? Int.max : expectedBytes,
+                actualBytes: end - begin)
         }
         return TensorInfo(name: name, dtype: dtype, shape: shape, dataOffsets: begin..<end)
     }

@@ -1,12 +1,13 @@
+import Foundation
+
 // Writer for the safetensors format (huggingface/safetensors, docs "Format"), streaming tensor data in order.
 // Like the reference writer it pads the JSON header with spaces to a multiple of 8 bytes, so that every tensor
 // whose offset is a multiple of its element size is aligned in a memory map.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
-import Foundation
 
 /// Problems writing a file; each names the file.
 public enum FileWriteError: Error, CustomStringConvertible, Equatable {
@@ -106,8 +107,9 @@ final class SafeTensorsWriter {
         for declaration in declarations {
             let shape = declaration.shape.map(String.init).joined(separator: ",")
             let end = offset + declaration.byteCount
-            fields.append("\(quoted(declaration.name)):{\"dtype\":\"\(declaration.dtype.rawValue)\","
-                          + "\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+            fields.append(
+                "\(quoted(declaration.name)):{\"dtype\":\"\(declaration.dtype.rawValue)\","
+                    + "\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
         var bytes = Array(("{" + fields.joined(separator: ",") + "}").utf8)

@@ -19,8 +19,9 @@ struct TransformerLayer {
         let stackedWeight = FloatTensor(name: name + ".self_attn.qkv.weight", shape: [3 * width, width])
         let stackedBias = FloatTensor(name: name + ".self_attn.qkv.bias", shape: [3 * width])
         for (index, part) in parts.enumerated() {
-            (stackedWeight.mutablePointer + index * width * width).update(from: part.weight.pointer,
-                                                                            count: width * width)
+            (stackedWeight.mutablePointer + index * width * width).update(
+                from: part.weight.pointer,
+                count: width * width)
             if let bias = part.bias {
                 (stackedBias.mutablePointer + index * width).update(from: bias.pointer, count: width)
             }
@@ -53,9 +54,10 @@ final class TransformerStack {
     private let context: Buffer  // [maxTokens × W]
     private let mlp: Buffer  // [maxTokens × I]
 
-    init(layers: [EncoderLayerWeights], tower: String, width: Int, heads: Int, intermediate: Int,
-         activation: Activation, eps: Float, maxTokens: Int)
-    {
+    init(
+        layers: [EncoderLayerWeights], tower: String, width: Int, heads: Int, intermediate: Int,
+        activation: Activation, eps: Float, maxTokens: Int
+    ) {
         self.layers = layers.enumerated().map { index, layer in
             TransformerLayer(layer, name: TensorName.layer(tower, index))
         }
@@ -78,22 +80,29 @@ final class TransformerStack {
         precondition(tokens >= 1 && tokens <= maxTokens, "token count \(tokens) outside 1...\(maxTokens)")
         let x = hidden.pointer
         for layer in layers {
-            Kernels.layerNorm(x, rows: tokens, width: width, weight: layer.layerNorm1.weight.pointer,
-                              bias: layer.layerNorm1.bias.pointer, eps: eps, into: normed.pointer)
-            Kernels.linear(normed.pointer, rows: tokens, inputs: width, weight: layer.qkvWeight.pointer,
-                           bias: layer.qkvBias.pointer, outputs: 3 * width, into: qkv.pointer)
-            Kernels.attention(qkv: qkv.pointer, tokens: tokens, width: width, heads: heads, causal: causal,
-                              scores: scores.pointer, context: context.pointer)
-            Kernels.linear(context.pointer, rows: tokens, inputs: width, weight: layer.outProj.weight.pointer,
-                           bias: layer.outProj.bias?.pointer, outputs: width, into: x, accumulate: true)
+            Kernels.layerNorm(
+                x, rows: tokens, width: width, weight: layer.layerNorm1.weight.pointer,
+                bias: layer.layerNorm1.bias.pointer, eps: eps, into: normed.pointer)
+            Kernels.linear(
+                normed.pointer, rows: tokens, inputs: width, weight: layer.qkvWeight.pointer,
+                bias: layer.qkvBias.pointer, outputs: 3 * width, into: qkv.pointer)
+            Kernels.attention(
+                qkv: qkv.pointer, tokens: tokens, width: width, heads: heads, causal: causal,
+                scores: scores.pointer, context: context.pointer)
+            Kernels.linear(
+                context.pointer, rows: tokens, inputs: width, weight: layer.outProj.weight.pointer,
+                bias: layer.outProj.bias?.pointer, outputs: width, into: x, accumulate: true)
 
-            Kernels.layerNorm(x, rows: tokens, width: width, weight: layer.layerNorm2.weight.pointer,
-                              bias: layer.layerNorm2.bias.pointer, eps: eps, into: normed.pointer)
-            Kernels.linear(normed.pointer, rows: tokens, inputs: width, weight: layer.fc1.weight.pointer,
-                           bias: layer.fc1.bias?.pointer, outputs: intermediate, into: mlp.pointer)
+            Kernels.layerNorm(
+                x, rows: tokens, width: width, weight: layer.layerNorm2.weight.pointer,
+                bias: layer.layerNorm2.bias.pointer, eps: eps, into: normed.pointer)
+            Kernels.linear(
+                normed.pointer, rows: tokens, inputs: width, weight: layer.fc1.weight.pointer,
+                bias: layer.fc1.bias?.pointer, outputs: intermediate, into: mlp.pointer)
             Kernels.activate(activation, mlp.pointer, count: tokens * intermediate)
-            Kernels.linear(mlp.pointer, rows: tokens, inputs: intermediate, weight: layer.fc2.weight.pointer,
-                           bias: layer.fc2.bias?.pointer, outputs: width, into: x, accumulate: true)
+            Kernels.linear(
+                mlp.pointer, rows: tokens, inputs: intermediate, weight: layer.fc2.weight.pointer,
+                bias: layer.fc2.bias?.pointer, outputs: width, into: x, accumulate: true)
         }
     }
 }

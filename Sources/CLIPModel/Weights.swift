@@ -65,8 +65,9 @@ enum TensorName {
         table.append((visionPositionEmbedding, [vision.tokenCount, vision.hiddenSize]))
         table.append((preLayerNorm + ".weight", [vision.hiddenSize]))
         table.append((preLayerNorm + ".bias", [vision.hiddenSize]))
-        layers(Self.vision, count: vision.numHiddenLayers, width: vision.hiddenSize,
-               intermediate: vision.intermediateSize)
+        layers(
+            Self.vision, count: vision.numHiddenLayers, width: vision.hiddenSize,
+            intermediate: vision.intermediateSize)
         table.append((postLayerNorm + ".weight", [vision.hiddenSize]))
         table.append((postLayerNorm + ".bias", [vision.hiddenSize]))
 
@@ -200,8 +201,9 @@ struct CLIPWeights {
                 throw CLIPWeightsError.missingTensor(file: path, tensor: name)
             }
             guard info.dtype.isWeightFloat else {
-                throw CLIPWeightsError.wrongDType(file: path, tensor: name, expected: "F32, F16 or BF16",
-                                                  actual: info.dtype)
+                throw CLIPWeightsError.wrongDType(
+                    file: path, tensor: name, expected: "F32, F16 or BF16",
+                    actual: info.dtype)
             }
             let scalarAsVector = name == TensorName.logitScale && info.shape == [1]
             guard info.shape == shape || scalarAsVector else {

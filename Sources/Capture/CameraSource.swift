@@ -54,7 +54,8 @@ public final class CameraSource: FrameSource {
         var capability = v4l2_capability()
         try camera.ioctl(.queryCapability, &capability)
         card = cString(capability.card)
-        let capabilities = capability.capabilities & UInt32(V4L2_CAP_DEVICE_CAPS) != 0
+        let capabilities =
+            capability.capabilities & UInt32(V4L2_CAP_DEVICE_CAPS) != 0
             ? capability.device_caps : capability.capabilities
         guard capabilities & UInt32(V4L2_CAP_VIDEO_CAPTURE) != 0 else {
             throw CameraError.notCaptureDevice(device: device, card: card)

@@ -20,8 +20,11 @@ public enum CameraError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .missing(let device, let available):
-            let list = available.isEmpty ? "no video devices exist under /dev/video*" : "devices present: "
-                + available.joined(separator: ", ")
+            let list =
+                available.isEmpty
+                ? "no video devices exist under /dev/video*"
+                : "devices present: "
+                    + available.joined(separator: ", ")
             return "\(device) does not exist (\(list)); plug in a camera or pass --source with another device"
         case .busy(let device):
             return "\(device) is busy: another program is using the camera; close it (see `fuser \(device)`) "

@@ -44,8 +44,9 @@ public final class CaptureRunner: Sendable {
     ) throws -> CaptureRunner {
         precondition(!queues.isEmpty, "a capture thread needs at least one queue")
         try source.start()
-        let runner = CaptureRunner(name: source.name, format: source.format, queues: queues,
-                                   signal: source.stopSignal)
+        let runner = CaptureRunner(
+            name: source.name, format: source.format, queues: queues,
+            signal: source.stopSignal)
         let box = SourceBox(source)
         let thread = Thread { runner.run(box.source, maxFrames: maxFrames) }
         thread.name = "clipcam capture"

@@ -64,9 +64,10 @@ public enum ImageFile {
     public static func writePNG(_ frame: Frame, to path: String) throws {
         var bytes = frame.bgr
         try bytes.withUnsafeMutableBytes { pixels in
-            guard let created = SDL_CreateRGBSurfaceWithFormatFrom(
-                pixels.baseAddress, Int32(frame.width), Int32(frame.height), 24, Int32(frame.width * 3),
-                SDL_PIXELFORMAT_BGR24.rawValue)
+            guard
+                let created = SDL_CreateRGBSurfaceWithFormatFrom(
+                    pixels.baseAddress, Int32(frame.width), Int32(frame.height), 24, Int32(frame.width * 3),
+                    SDL_PIXELFORMAT_BGR24.rawValue)
             else {
                 throw ImageFileError.writeFailed(path: path, message: sdlMessage())
             }

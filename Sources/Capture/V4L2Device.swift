@@ -143,8 +143,10 @@ final class V4L2Device {
             buffer.index = UInt32(index)
             try ioctl(.queryBuffer, &buffer)
             let length = Int(buffer.length)
-            guard let base = v4l2_mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor,
-                                       Int64(buffer.m.offset)),
+            guard
+                let base = v4l2_mmap(
+                    nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor,
+                    Int64(buffer.m.offset)),
                 base != MAP_FAILED
             else { throw CameraError.mmapFailed(device: path, buffer: index, errno: errno) }
             buffers.append(UnsafeMutableRawBufferPointer(start: base, count: length))

@@ -46,7 +46,8 @@ public final class VideoFileSource: FrameSource {
         let log = try VideoFileSource.anonymousFile()
         let child = Process()
         child.executableURL = URL(fileURLWithPath: ffmpeg)
-        child.arguments = ["-nostdin", "-hide_banner", "-loglevel", "error"]
+        child.arguments =
+            ["-nostdin", "-hide_banner", "-loglevel", "error"]
             + (options.loop ? ["-stream_loop", "-1"] : [])
             + ["-i", path, "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "bgr24", "-"]
         child.standardInput = FileHandle.nullDevice
@@ -151,11 +152,13 @@ public final class VideoFileSource: FrameSource {
     /// Size (after rotation) and frame rate of the first video stream of `path`, from ffprobe.
     static func probe(_ path: String) throws -> (width: Int, height: Int, fps: Double) {
         let ffprobe = try findTool("ffprobe")
-        let result = try runTool(ffprobe, [
-            "-v", "error", "-select_streams", "v:0",
-            "-show_entries", "stream=width,height,avg_frame_rate,r_frame_rate:stream_side_data=rotation",
-            "-of", "json", path,
-        ])
+        let result = try runTool(
+            ffprobe,
+            [
+                "-v", "error", "-select_streams", "v:0",
+                "-show_entries", "stream=width,height,avg_frame_rate,r_frame_rate:stream_side_data=rotation",
+                "-of", "json", path,
+            ])
         guard result.status == 0 else {
             let reason = result.error.split(separator: "\n").last.map(String.init) ?? "ffprobe failed"
             throw SourceError.videoUnreadable(path: path, reason: reason)

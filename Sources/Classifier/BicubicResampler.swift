@@ -43,8 +43,9 @@ struct ResampleAxis {
 
     init(inputCount: Int, outputCount: Int, kept: Range<Int>) {
         precondition(inputCount > 0 && outputCount > 0, "empty axis: \(inputCount) -> \(outputCount)")
-        precondition(kept.lowerBound >= 0 && kept.upperBound <= outputCount && !kept.isEmpty,
-                     "kept outputs \(kept) outside 0..<\(outputCount)")
+        precondition(
+            kept.lowerBound >= 0 && kept.upperBound <= outputCount && !kept.isEmpty,
+            "kept outputs \(kept) outside 0..<\(outputCount)")
         self.kept = kept
         if inputCount == outputCount {
             stride = 1

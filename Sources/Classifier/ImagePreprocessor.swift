@@ -97,8 +97,9 @@ public struct ImagePreprocessor: Sendable {
         let workspace = PreprocessWorkspace()
         return [Float](unsafeUninitializedCapacity: outputCount) { buffer, initialized in
             bgr.withUnsafeBufferPointer { bgr in
-                preprocess(bgr: bgr.baseAddress!, width: width, height: height, rowBytes: width * 3,
-                           into: buffer.baseAddress!, workspace: workspace)
+                preprocess(
+                    bgr: bgr.baseAddress!, width: width, height: height, rowBytes: width * 3,
+                    into: buffer.baseAddress!, workspace: workspace)
             }
             initialized = outputCount
         }

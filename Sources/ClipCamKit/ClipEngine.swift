@@ -41,7 +41,8 @@ public final class ClipEngine {
     public var isRandom: Bool { model.configuration.isRandom }
     public var logitScale: Float { model.logitScale }
 
-    public static let randomWarning = "this model has RANDOM weights (made by `clipcam model random`): scores are meaningless"
+    public static let randomWarning =
+        "this model has RANDOM weights (made by `clipcam model random`): scores are meaningless"
 
     /// The projected image embedding of a BGR frame, before normalisation.
     public func imageEmbedding(_ frame: Frame) -> [Float] {

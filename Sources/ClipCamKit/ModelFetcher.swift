@@ -17,8 +17,10 @@ public struct ModelFetcher {
     /// Seconds without any progress before a download is abandoned.
     public var timeout: TimeInterval
 
-    public init(repository: String = ModelLocation.defaultRepository, revision: String = "main",
-                endpoint: URL? = nil, timeout: TimeInterval = 30) {
+    public init(
+        repository: String = ModelLocation.defaultRepository, revision: String = "main",
+        endpoint: URL? = nil, timeout: TimeInterval = 30
+    ) {
         self.repository = repository
         self.revision = revision
         let env = ProcessInfo.processInfo.environment["HF_ENDPOINT"].flatMap { $0.isEmpty ? nil : URL(string: $0) }
@@ -147,8 +149,10 @@ private final class Download: NSObject, URLSessionDataDelegate, @unchecked Senda
         bar?.finish(received)
     }
 
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                    completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void) {
+    func urlSession(
+        _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+        completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void
+    ) {
         lock.lock()
         defer { lock.unlock() }
         if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {

@@ -1,14 +1,15 @@
 import ArgumentParser
 import Capture
-import ClipCamKit
 import Classifier
+import ClipCamKit
 import Foundation
 
 struct EmbedImage: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embed-image",
         abstract: "Print the CLIP image embedding of each image file as JSON: {\"embeddings\": [[…], …]}.",
-        discussion: "Images are PNG, JPEG or BMP. Embeddings are the projected vectors (as Roboflow's API returns them); --normalize scales each to length 1."
+        discussion:
+            "Images are PNG, JPEG or BMP. Embeddings are the projected vectors (as Roboflow's API returns them); --normalize scales each to length 1."
     )
 
     @OptionGroup var model: ModelOptions
@@ -35,7 +36,8 @@ struct EmbedText: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embed-text",
         abstract: "Print the CLIP text embedding of each text as JSON: {\"embeddings\": [[…], …]}.",
-        discussion: "Texts longer than CLIP's 77 tokens are cut (a warning says so). --normalize scales each embedding to length 1."
+        discussion:
+            "Texts longer than CLIP's 77 tokens are cut (a warning says so). --normalize scales each embedding to length 1."
     )
 
     @OptionGroup var model: ModelOptions

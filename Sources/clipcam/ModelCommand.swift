@@ -11,7 +11,8 @@ struct Model: ParsableCommand {
 
     struct Fetch: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Download a CLIP model folder from the Hugging Face hub (default \(ModelLocation.defaultRepository)).",
+            abstract:
+                "Download a CLIP model folder from the Hugging Face hub (default \(ModelLocation.defaultRepository)).",
             discussion: """
                 Downloads config.json, model.safetensors, vocab.json and merges.txt (about 600 MB for ViT-B/32) \
                 into a temporary folder, checks that they load as a CLIP model, and only then moves them into \
@@ -26,7 +27,8 @@ struct Model: ParsableCommand {
         @Flag(help: "Replace an existing folder.") var force = false
 
         func run() throws {
-            let destination = out.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) }
+            let destination =
+                out.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) }
                 ?? ModelLocation.defaultDirectory
             let fetcher = ModelFetcher(repository: repo, revision: revision)
             try fetcher.fetch(to: destination, force: force) { printError($0) }
@@ -60,7 +62,8 @@ struct Model: ParsableCommand {
                     throw ValidationError("\(destination.path) already exists; pass --force to replace it")
                 }
             }
-            let vocabulary = vocab.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) }
+            let vocabulary =
+                vocab.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) }
                 ?? ModelLocation.vocabularyDirectory
             for file in ["vocab.json", "merges.txt"]
             where !FileManager.default.fileExists(atPath: vocabulary.appendingPathComponent(file).path) {
@@ -88,7 +91,8 @@ struct Model: ParsableCommand {
     }
 
     struct Info: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Describe a model folder: shapes, activation, weights.")
+        static let configuration = CommandConfiguration(
+            abstract: "Describe a model folder: shapes, activation, weights.")
 
         @OptionGroup var model: ModelOptions
 
@@ -96,10 +100,13 @@ struct Model: ParsableCommand {
             let engine = try model.loadEngine()
             let c = engine.model.configuration
             print("model: \(engine.directory.path)\(engine.isRandom ? "  (RANDOM weights)" : "")")
-            print("vision: \(c.vision.imageSize) px, patch \(c.vision.patchSize), width \(c.vision.hiddenSize), "
-                + "\(c.vision.numHiddenLayers) layers, \(c.vision.numAttentionHeads) heads, \(c.vision.hiddenAct)")
-            print("text: width \(c.text.hiddenSize), \(c.text.numHiddenLayers) layers, \(c.text.numAttentionHeads) heads, "
-                + "context \(c.text.maxPositionEmbeddings), vocabulary \(engine.tokenizer.vocabularySize), \(c.text.hiddenAct)")
+            print(
+                "vision: \(c.vision.imageSize) px, patch \(c.vision.patchSize), width \(c.vision.hiddenSize), "
+                    + "\(c.vision.numHiddenLayers) layers, \(c.vision.numAttentionHeads) heads, \(c.vision.hiddenAct)")
+            print(
+                "text: width \(c.text.hiddenSize), \(c.text.numHiddenLayers) layers, \(c.text.numAttentionHeads) heads, "
+                    + "context \(c.text.maxPositionEmbeddings), vocabulary \(engine.tokenizer.vocabularySize), \(c.text.hiddenAct)"
+            )
             print("projection: \(c.projectionDim), logit scale \(engine.logitScale) (×\(exp(engine.logitScale)))")
         }
     }

@@ -1,6 +1,6 @@
 import ArgumentParser
-import ClipCamKit
 import Classifier
+import ClipCamKit
 import Foundation
 
 struct ModelOptions: ParsableArguments {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Capture
-import ClipCamKit
 import Classifier
+import ClipCamKit
 import Foundation
 
 struct Score: ParsableCommand {
@@ -39,7 +39,8 @@ struct Score: ParsableCommand {
             let rows = results.map {
                 "{\"file\": \(JSON.string($0.file)), \"cosine\": \(JSON.number($0.cosine)), \"percent\": \(JSON.number($0.percent))}"
             }
-            print("""
+            print(
+                """
                 {"prompt": \(JSON.string(prompt)), "range": [\(JSON.number(range.range.low)), \
                 \(JSON.number(range.range.high))], "results": [\(rows.joined(separator: ", "))]}
                 """)
@@ -48,7 +49,9 @@ struct Score: ParsableCommand {
             let width = results.map(\.file.count).max() ?? 0
             for r in results {
                 let name = r.file.padding(toLength: max(width, 4), withPad: " ", startingAt: 0)
-                print("\(name)  cosine \(String(format: "%.4f", r.cosine))  score \(String(format: "%5.1f", r.percent)) %")
+                print(
+                    "\(name)  cosine \(String(format: "%.4f", r.cosine))  score \(String(format: "%5.1f", r.percent)) %"
+                )
             }
         }
     }
@@ -93,12 +96,15 @@ struct Label: ParsableCommand {
                 }
                 lines.append(
                     "{\"file\": \(JSON.string(file)), \"label\": \(JSON.string(texts[best])), "
-                        + "\"probability\": \(JSON.number(probabilities[best])), \"scores\": [\(scores.joined(separator: ", "))]}")
+                        + "\"probability\": \(JSON.number(probabilities[best])), \"scores\": [\(scores.joined(separator: ", "))]}"
+                )
             } else {
                 print("\(file): \(texts[best])  (p = \(String(format: "%.3f", probabilities[best])))")
                 let order = texts.indices.sorted { probabilities[$0] > probabilities[$1] }
                 for i in order {
-                    print("    \(String(format: "%6.3f", probabilities[i]))  \(String(format: "%5.1f", range.range.percent(cosines[i]))) %  \(texts[i])")
+                    print(
+                        "    \(String(format: "%6.3f", probabilities[i]))  \(String(format: "%5.1f", range.range.percent(cosines[i]))) %  \(texts[i])"
+                    )
                 }
             }
         }

@@ -19,8 +19,9 @@ import Testing
 
     private func summary(_ times: [Double]) -> String {
         let sorted = times.sorted()
-        return String(format: "median %.1f ms, min %.1f ms, max %.1f ms over %d runs", sorted[sorted.count / 2],
-                      sorted[0], sorted[sorted.count - 1], sorted.count)
+        return String(
+            format: "median %.1f ms, min %.1f ms, max %.1f ms over %d runs", sorted[sorted.count / 2],
+            sorted[0], sorted[sorted.count - 1], sorted.count)
     }
 
     private func randomModel(_ shape: RandomModel.Shape) throws -> (URL, TemporaryFolder?) {
@@ -38,8 +39,9 @@ import Testing
         return (url, folder)
     }
 
-    @Test(.enabled(if: enabled, "set CLIPCAM_BENCHMARK=1 to measure (writes a random ViT-B/32 model)"),
-          arguments: [RandomModel.Shape.vitB32, .vitB16])
+    @Test(
+        .enabled(if: enabled, "set CLIPCAM_BENCHMARK=1 to measure (writes a random ViT-B/32 model)"),
+        arguments: [RandomModel.Shape.vitB32, .vitB16])
     func encoderSpeed(shape: RandomModel.Shape) throws {
         let (url, keep) = try randomModel(shape)
         defer { withExtendedLifetime(keep) {} }
@@ -67,7 +69,8 @@ import Testing
             shortTimes.append(milliseconds { _ = clip.encodeText(ids: shortPrompt) })
             fullTimes.append(milliseconds { _ = clip.encodeText(ids: fullPrompt) })
         }
-        print("""
+        print(
+            """
             benchmark \(shape.rawValue) (OpenBLAS threads: \
             \(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "default")):
               load \(String(format: "%.0f", loadTime)) ms

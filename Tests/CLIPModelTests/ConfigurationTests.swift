@@ -56,7 +56,8 @@ import Testing
     }
 
     @Test func topLevelKeysAndRandomMarker() throws {
-        let config = try parse("""
+        let config = try parse(
+            """
             {"projection_dim": 768, "logit_scale_init_value": 4.6052, "clipcam_random_weights": true,
              "text_config": null, "vision_config": {"image_size": [336, 336], "patch_size": 14}}
             """)
@@ -66,7 +67,8 @@ import Testing
     }
 
     @Test func legacyDictsOverrideModernKeys() throws {
-        let config = try parse("""
+        let config = try parse(
+            """
             {"text_config": {"hidden_act": "quick_gelu", "intermediate_size": 999, "hidden_size": 64},
              "text_config_dict": {"hidden_size": 24, "num_attention_heads": 3, "hidden_act": "gelu",
                                   "eos_token_id": 1513, "layer_norm_eps": 1e-6},
@@ -106,41 +108,62 @@ import Testing
     }
 
     @Test func wrongTypesNameTheKey() {
-        #expect(parseError("{\"vision_config\": {\"hidden_size\": \"768\"}}")
-            == .wrongType(file: "test/config.json", key: "vision_config.hidden_size", expected: "an integer",
-                          found: "\"768\""))
-        #expect(parseError("{\"text_config_dict\": {\"num_hidden_layers\": 1.5}}")
-            == .wrongType(file: "test/config.json", key: "text_config_dict.num_hidden_layers",
-                          expected: "an integer", found: "1.5"))
-        #expect(parseError("{\"text_config\": {\"eos_token_id\": [2, 49407]}}")
-            == .wrongType(file: "test/config.json", key: "text_config.eos_token_id", expected: "an integer",
-                          found: "[2, 49407]"))
-        #expect(parseError("{\"text_config\": {\"layer_norm_eps\": null}}")
-            == .wrongType(file: "test/config.json", key: "text_config.layer_norm_eps", expected: "a number",
-                          found: "null"))
-        #expect(parseError("{\"clipcam_random_weights\": \"yes\"}")
-            == .wrongType(file: "test/config.json", key: "clipcam_random_weights", expected: "true or false",
-                          found: "\"yes\""))
+        #expect(
+            parseError("{\"vision_config\": {\"hidden_size\": \"768\"}}")
+                == .wrongType(
+                    file: "test/config.json", key: "vision_config.hidden_size", expected: "an integer",
+                    found: "\"768\""))
+        #expect(
+            parseError("{\"text_config_dict\": {\"num_hidden_layers\": 1.5}}")
+                == .wrongType(
+                    file: "test/config.json", key: "text_config_dict.num_hidden_layers",
+                    expected: "an integer", found: "1.5"))
+        #expect(
+            parseError("{\"text_config\": {\"eos_token_id\": [2, 49407]}}")
+                == .wrongType(
+                    file: "test/config.json", key: "text_config.eos_token_id", expected: "an integer",
+                    found: "[2, 49407]"))
+        #expect(
+            parseError("{\"text_config\": {\"layer_norm_eps\": null}}")
+                == .wrongType(
+                    file: "test/config.json", key: "text_config.layer_norm_eps", expected: "a number",
+                    found: "null"))
+        #expect(
+            parseError("{\"clipcam_random_weights\": \"yes\"}")
+                == .wrongType(
+                    file: "test/config.json", key: "clipcam_random_weights", expected: "true or false",
+                    found: "\"yes\""))
     }
 
     @Test func invalidValuesNameTheKey() {
-        #expect(parseError("{\"text_config\": {\"hidden_act\": \"relu\"}}")
-            == .unsupportedActivation(file: "test/config.json", key: "text_config.hidden_act", value: "relu"))
-        #expect(parseError("{\"vision_config\": {\"num_attention_heads\": 7}}")
-            == .invalidValue(file: "test/config.json", key: "vision_config.num_attention_heads", value: "7",
-                             requirement: "a divisor of hidden_size (768)"))
-        #expect(parseError("{\"vision_config\": {\"image_size\": [224, 112]}}")
-            == .invalidValue(file: "test/config.json", key: "vision_config.image_size", value: "[224, 112]",
-                             requirement: "square (height == width)"))
-        #expect(parseError("{\"vision_config\": {\"num_channels\": 1}}")
-            == .invalidValue(file: "test/config.json", key: "vision_config.num_channels", value: "1",
-                             requirement: "3 (RGB)"))
-        #expect(parseError("{\"projection_dim\": 0}")
-            == .invalidValue(file: "test/config.json", key: "projection_dim", value: "0",
-                             requirement: "a positive integer"))
-        #expect(parseError("{\"text_config\": {\"layer_norm_eps\": -1}}")
-            == .invalidValue(file: "test/config.json", key: "text_config.layer_norm_eps", value: "-1.0",
-                             requirement: "a positive number"))
+        #expect(
+            parseError("{\"text_config\": {\"hidden_act\": \"relu\"}}")
+                == .unsupportedActivation(file: "test/config.json", key: "text_config.hidden_act", value: "relu"))
+        #expect(
+            parseError("{\"vision_config\": {\"num_attention_heads\": 7}}")
+                == .invalidValue(
+                    file: "test/config.json", key: "vision_config.num_attention_heads", value: "7",
+                    requirement: "a divisor of hidden_size (768)"))
+        #expect(
+            parseError("{\"vision_config\": {\"image_size\": [224, 112]}}")
+                == .invalidValue(
+                    file: "test/config.json", key: "vision_config.image_size", value: "[224, 112]",
+                    requirement: "square (height == width)"))
+        #expect(
+            parseError("{\"vision_config\": {\"num_channels\": 1}}")
+                == .invalidValue(
+                    file: "test/config.json", key: "vision_config.num_channels", value: "1",
+                    requirement: "3 (RGB)"))
+        #expect(
+            parseError("{\"projection_dim\": 0}")
+                == .invalidValue(
+                    file: "test/config.json", key: "projection_dim", value: "0",
+                    requirement: "a positive integer"))
+        #expect(
+            parseError("{\"text_config\": {\"layer_norm_eps\": -1}}")
+                == .invalidValue(
+                    file: "test/config.json", key: "text_config.layer_norm_eps", value: "-1.0",
+                    requirement: "a positive number"))
     }
 
     @Test func writtenJSONParsesBack() throws {

@@ -38,8 +38,9 @@ import Testing
             case .geluNew, .geluPytorchTanh:
                 expected = 0.5 * d * (1 + tanh((2 / Double.pi).squareRoot() * (d + 0.044715 * d * d * d)))
             }
-            #expect(abs(Double(y) - expected) <= 1e-6 * max(1, abs(expected)),
-                    "\(activation) at \(x): \(y) vs \(expected)")
+            #expect(
+                abs(Double(y) - expected) <= 1e-6 * max(1, abs(expected)),
+                "\(activation) at \(x): \(y) vs \(expected)")
         }
     }
 
@@ -81,8 +82,9 @@ import Testing
         let qkv: [Float] = (0..<(tokens * 3 * width)).map { Float(($0 * 53) % 41) / 10 - 2 }
         var scores = [Float](repeating: 0, count: tokens * tokens)
         var context = [Float](repeating: 0, count: tokens * width)
-        Kernels.attention(qkv: qkv, tokens: tokens, width: width, heads: heads, causal: causal, scores: &scores,
-                          context: &context)
+        Kernels.attention(
+            qkv: qkv, tokens: tokens, width: width, heads: heads, causal: causal, scores: &scores,
+            context: &context)
         for head in 0..<heads {
             for i in 0..<tokens {
                 let visible = causal ? i + 1 : tokens
@@ -90,7 +92,8 @@ import Testing
                 for j in 0..<visible {
                     var dot = 0.0
                     for d in 0..<headDim {
-                        dot += Double(qkv[i * 3 * width + head * headDim + d])
+                        dot +=
+                            Double(qkv[i * 3 * width + head * headDim + d])
                             * Double(qkv[j * 3 * width + width + head * headDim + d])
                     }
                     logits.append(dot / Double(headDim).squareRoot())

@@ -29,7 +29,7 @@ private struct ReferenceFile {
         guard data.count >= 8 else { throw ReferenceError("\(url.path) is shorter than its header length") }
         let headerLength = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
         guard 8 + headerLength <= data.count,
-              let header = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + headerLength)))
+            let header = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + headerLength)))
                 as? [String: Any]
         else {
             throw ReferenceError("\(url.path) has no readable JSON header")
@@ -44,14 +44,18 @@ private struct ReferenceFile {
             throw ReferenceError("tensor '\(name)' is not in \(path): \(regenerate)")
         }
         guard entry["dtype"] as? String == "F32", let shape = entry["shape"] as? [Int],
-              let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
+            let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
         else {
             throw ReferenceError("tensor '\(name)' in \(path) is not a float32 tensor")
         }
         let bytes = data.subdata(in: (dataStart + offsets[0])..<(dataStart + offsets[1]))
         let values = bytes.withUnsafeBytes { raw in
-            (0..<(bytes.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(
-                fromByteOffset: $0 * 4, as: UInt32.self))) }
+            (0..<(bytes.count / 4)).map {
+                Float(
+                    bitPattern: UInt32(
+                        littleEndian: raw.loadUnaligned(
+                            fromByteOffset: $0 * 4, as: UInt32.self)))
+            }
         }
         guard values.count == shape.reduce(1, *) else {
             throw ReferenceError("tensor '\(name)' in \(path) has \(values.count) values for shape \(shape)")
@@ -97,8 +101,9 @@ private func run(
     var output = [Float](repeating: .nan, count: preprocessor.outputCount)
     bytes.withUnsafeBufferPointer { input in
         output.withUnsafeMutableBufferPointer { output in
-            preprocessor.preprocess(bgr: input.baseAddress!, width: width, height: height, rowBytes: rowBytes,
-                                    into: output.baseAddress!, workspace: workspace)
+            preprocessor.preprocess(
+                bgr: input.baseAddress!, width: width, height: height, rowBytes: rowBytes,
+                into: output.baseAddress!, workspace: workspace)
         }
     }
     return output
@@ -143,8 +148,9 @@ struct PreprocessTests {
         let reference = try ReferenceFile("preprocess-\(test.size).safetensors").tensor("pixel_values.\(test.image)")
         #expect(reference.shape == [3, test.size, test.size])
         let frame = try loadFixtureImage(test.image)
-        let output = run(ImagePreprocessor(size: test.size), frame.bgr, width: frame.width, height: frame.height,
-                         rowBytes: frame.width * 3)
+        let output = run(
+            ImagePreprocessor(size: test.size), frame.bgr, width: frame.width, height: frame.height,
+            rowBytes: frame.width * 3)
         let difference = maxAbsDiff(output, reference.values)
         print("preprocess \(test.testDescription): max |difference| = \(difference)")
         #expect(difference <= tolerance, "\(test.testDescription) differs from the reference by \(difference)")
@@ -183,8 +189,9 @@ struct PreprocessTests {
         ]
         for (width, height, size, expectedWidth, expectedHeight) in cases {
             let resized = ImagePreprocessor.resizedSize(width: width, height: height, shortestEdge: size)
-            #expect(resized.width == expectedWidth && resized.height == expectedHeight,
-                    "\(width)x\(height) at S=\(size) became \(resized.width)x\(resized.height)")
+            #expect(
+                resized.width == expectedWidth && resized.height == expectedHeight,
+                "\(width)x\(height) at S=\(size) became \(resized.width)x\(resized.height)")
         }
     }
 
@@ -196,10 +203,12 @@ struct PreprocessTests {
         for _ in 0..<2 {
             for preprocessor in preprocessors {
                 for frame in frames {
-                    let reused = run(preprocessor, frame.bgr, width: frame.width, height: frame.height,
-                                     rowBytes: frame.width * 3, workspace: shared)
-                    let fresh = run(preprocessor, frame.bgr, width: frame.width, height: frame.height,
-                                    rowBytes: frame.width * 3)
+                    let reused = run(
+                        preprocessor, frame.bgr, width: frame.width, height: frame.height,
+                        rowBytes: frame.width * 3, workspace: shared)
+                    let fresh = run(
+                        preprocessor, frame.bgr, width: frame.width, height: frame.height,
+                        rowBytes: frame.width * 3)
                     #expect(reused == fresh, "\(frame.width)x\(frame.height) at S=\(preprocessor.size)")
                 }
             }
@@ -225,16 +234,18 @@ struct PreprocessTests {
                 for _ in 0..<batches {
                     let elapsed = clock.measure {
                         for _ in 0..<iterations {
-                            preprocessor.preprocess(bgr: input.baseAddress!, width: width, height: height,
-                                                    rowBytes: width * 3, into: output.baseAddress!,
-                                                    workspace: workspace)
+                            preprocessor.preprocess(
+                                bgr: input.baseAddress!, width: width, height: height,
+                                rowBytes: width * 3, into: output.baseAddress!,
+                                workspace: workspace)
                         }
                     }
                     best = min(best, elapsed)
                 }
             }
         }
-        let milliseconds = (Double(best.components.seconds) * 1e3 + Double(best.components.attoseconds) / 1e15)
+        let milliseconds =
+            (Double(best.components.seconds) * 1e3 + Double(best.components.attoseconds) / 1e15)
             / Double(iterations)
         print("preprocess 640x480 -> 224: \(milliseconds) ms per frame (best of \(batches) batches of \(iterations))")
         #expect(output == first)
@@ -314,8 +325,10 @@ struct ImageFileTests {
         let width = 256
         let height = 4
         let alphas: [UInt8] = [0, 1, 128, 255]
-        guard let surface = SDL_CreateRGBSurfaceWithFormat(0, Int32(width), Int32(height), 32,
-                                                           SDL_PIXELFORMAT_RGBA32.rawValue)
+        guard
+            let surface = SDL_CreateRGBSurfaceWithFormat(
+                0, Int32(width), Int32(height), 32,
+                SDL_PIXELFORMAT_RGBA32.rawValue)
         else {
             Issue.record("SDL_CreateRGBSurfaceWithFormat failed: \(String(cString: SDL_GetError()))")
             return

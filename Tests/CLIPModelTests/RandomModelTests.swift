@@ -22,21 +22,24 @@ import Testing
 
         let files = try FileManager.default.contentsOfDirectory(atPath: destination.path).sorted()
         #expect(files == ["config.json", "merges.txt", "model.safetensors", "vocab.json"])
-        #expect(try Data(contentsOf: destination.appendingPathComponent("vocab.json"))
-            == Data(contentsOf: vocabulary.appendingPathComponent("vocab.json")))
+        #expect(
+            try Data(contentsOf: destination.appendingPathComponent("vocab.json"))
+                == Data(contentsOf: vocabulary.appendingPathComponent("vocab.json")))
         let configText = try String(contentsOf: destination.appendingPathComponent("config.json"), encoding: .utf8)
         #expect(configText.contains("\"_comment\"") && configText.contains("meaningless"))
 
         let model = try CLIPModel(directory: destination)
-        let expected = RandomModel.configuration(shape: .tiny, vocabularySize: 1514, bosTokenID: 1512,
-                                                 eosTokenID: 1513)
+        let expected = RandomModel.configuration(
+            shape: .tiny, vocabularySize: 1514, bosTokenID: 1512,
+            eosTokenID: 1513)
         #expect(model.configuration == expected)
         #expect(model.configuration.isRandom)
         #expect(model.configuration.text.hiddenSize == 64 && model.configuration.vision.numHiddenLayers == 2)
         #expect(model.imageSize == 224 && model.embeddingSize == 32)
 
-        let total = try FileManager.default.attributesOfItem(
-            atPath: destination.appendingPathComponent("model.safetensors").path)[.size] as! Int
+        let total =
+            try FileManager.default.attributesOfItem(
+                atPath: destination.appendingPathComponent("model.safetensors").path)[.size] as! Int
         #expect(reports.first?.0 ?? -1 < total)
         #expect(reports.last.map { $0 == (total, total) } == true)
         #expect(zip(reports, reports.dropFirst()).allSatisfy { $0.0 <= $1.0 && $0.1 == total })
@@ -96,12 +99,13 @@ import Testing
         #expect(try leftovers(in: folder) == [])
 
         let noVocabulary = folder.file("no-vocab")
-        #expect { try RandomModel.write(shape: .tiny, seed: 1, to: folder.file("model"), vocabulary: noVocabulary) }
-            throws: { error in
-                guard case RandomModelError.vocabularyUnreadable(let file, _) = error else { return false }
-                return file == noVocabulary.appendingPathComponent("vocab.json").path
-                    && "\(error)".contains("fetch-vocab")
-            }
+        #expect {
+            try RandomModel.write(shape: .tiny, seed: 1, to: folder.file("model"), vocabulary: noVocabulary)
+        } throws: { error in
+            guard case RandomModelError.vocabularyUnreadable(let file, _) = error else { return false }
+            return file == noVocabulary.appendingPathComponent("vocab.json").path
+                && "\(error)".contains("fetch-vocab")
+        }
         #expect(try leftovers(in: folder) == [])
     }
 
@@ -119,12 +123,14 @@ import Testing
     }
 
     @Test func largeShapesMatchOpenAI() {
-        let b32 = RandomModel.configuration(shape: .vitB32, vocabularySize: 49408, bosTokenID: 49406,
-                                            eosTokenID: 49407)
+        let b32 = RandomModel.configuration(
+            shape: .vitB32, vocabularySize: 49408, bosTokenID: 49406,
+            eosTokenID: 49407)
         #expect(b32.vision.patchSize == 32 && b32.vision.tokenCount == 50 && b32.vision.hiddenSize == 768)
         #expect(b32.text.hiddenSize == 512 && b32.text.numHiddenLayers == 12 && b32.projectionDim == 512)
-        let b16 = RandomModel.configuration(shape: .vitB16, vocabularySize: 49408, bosTokenID: 49406,
-                                            eosTokenID: 49407)
+        let b16 = RandomModel.configuration(
+            shape: .vitB16, vocabularySize: 49408, bosTokenID: 49406,
+            eosTokenID: 49407)
         #expect(b16.vision.patchSize == 16 && b16.vision.tokenCount == 197)
         #expect(RandomModel.Shape(rawValue: "vit-b-32") == .vitB32 && RandomModel.Shape.allCases.count == 3)
     }

@@ -14,8 +14,9 @@ import Testing
         do {
             _ = try SafeTensorsFile(url: url)
         } catch let error as SafeTensorsError {
-            #expect(error.description.contains(url.path), "message does not name the file: \(error)",
-                    sourceLocation: sourceLocation)
+            #expect(
+                error.description.contains(url.path), "message does not name the file: \(error)",
+                sourceLocation: sourceLocation)
             return (error, url.path)
         }
         Issue.record("opening the file did not fail", sourceLocation: sourceLocation)
@@ -46,8 +47,11 @@ import Testing
         #expect(try tensors.floats("c").values == [1.5, -3, 0.10009765625])
         let ids = try tensors.info("ids")
         #expect(ids.dtype == .i64 && ids.shape == [1, 3] && ids.elementCount == 3)
-        #expect(Array(tensors.bytes(of: ids)) == [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 76, 0, 0, 0, 0, 0,
-                                                  0, 0])
+        #expect(
+            Array(tensors.bytes(of: ids)) == [
+                0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 76, 0, 0, 0, 0, 0,
+                0, 0,
+            ])
         #expect(throws: SafeTensorsError.notFloat(file: url.path, tensor: "ids", dtype: .i64)) {
             try tensors.floats("ids")
         }
@@ -74,10 +78,12 @@ import Testing
         let folder = try TemporaryFolder()
         let path = folder.file("written.safetensors").path
         let values: [Float] = [1, 2, 3, 4, 5, 6]
-        let writer = try SafeTensorsWriter(path: path, declarations: [
-            .init(name: "w", dtype: .f32, shape: [2, 3]), .init(name: "h", dtype: .f16, shape: [6]),
-            .init(name: "b", dtype: .bf16, shape: [6]),
-        ], metadata: ["format": "pt"])
+        let writer = try SafeTensorsWriter(
+            path: path,
+            declarations: [
+                .init(name: "w", dtype: .f32, shape: [2, 3]), .init(name: "h", dtype: .f16, shape: [6]),
+                .init(name: "b", dtype: .bf16, shape: [6]),
+            ], metadata: ["format": "pt"])
         try values.withUnsafeBufferPointer { values in
             try writer.append(values, as: .f32)
             try writer.append(values, as: .f16)
@@ -112,8 +118,11 @@ import Testing
         let full = sample().bytes()
         let headerLength = Int(full[0]) | Int(full[1]) << 8
         let (cut, cutPath) = try openError(Array(full.prefix(8 + headerLength - 1)))
-        #expect(cut == .headerBeyondEnd(file: cutPath, headerLength: UInt64(headerLength),
-                                        fileSize: 8 + headerLength - 1))
+        #expect(
+            cut
+                == .headerBeyondEnd(
+                    file: cutPath, headerLength: UInt64(headerLength),
+                    fileSize: 8 + headerLength - 1))
 
         // Data cut short: the last tensor (ids, 24 bytes at 30..<54) now ends beyond the data.
         let (lost, lostPath) = try openError(Array(full.dropLast(1)))
@@ -155,7 +164,9 @@ import Testing
         let (notObject, arrayPath) = try openError(SafeTensorsBytes.file(header: "[1, 2, 3]", data: []))
         #expect(notObject == .headerNotObject(file: arrayPath))
         let (binary, binaryPath) = try openError(SafeTensorsBytes.file(header: "\u{FF}\u{FE}", data: []))
-        if case .invalidHeaderJSON(let file, _) = binary { #expect(file == binaryPath) } else {
+        if case .invalidHeaderJSON(let file, _) = binary {
+            #expect(file == binaryPath)
+        } else {
             Issue.record("expected invalidHeaderJSON, got \(binary)")
         }
     }
@@ -172,8 +183,10 @@ import Testing
         ("{\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0]}}", "not two integers"),
         ("{\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,\"4\"]}}", "not two integers"),
         ("{\"t\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,4]}}", "too large"),
-        ("{\"__metadata__\":{\"format\":1},\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
-         "not a string"),
+        (
+            "{\"__metadata__\":{\"format\":1},\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+            "not a string"
+        ),
     ])
     func malformedEntries(header: String, problem: String) throws {
         let (error, path) = try openError(SafeTensorsBytes.file(header: header, data: [0, 0, 128, 63]))
@@ -214,8 +227,11 @@ import Testing
         var file = SafeTensorsBytes()
         file.add("x", floats: [1, 2, 3], shape: [2, 2])
         let (error, path) = try openError(file.bytes())
-        #expect(error == .sizeMismatch(file: path, tensor: "x", shape: [2, 2], dtype: .f32, expectedBytes: 16,
-                                       actualBytes: 12))
+        #expect(
+            error
+                == .sizeMismatch(
+                    file: path, tensor: "x", shape: [2, 2], dtype: .f32, expectedBytes: 16,
+                    actualBytes: 12))
         #expect(error.description.contains("\"x\""))
     }
 

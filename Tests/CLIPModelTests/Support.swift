@@ -15,9 +15,10 @@ enum Fixtures {
 
     /// Fails with what to run when a fixture is missing.
     static func require(_ url: URL, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        try #require(FileManager.default.fileExists(atPath: url.path),
-                     "missing fixture \(url.path); run `python3 scripts/fixtures/gen_models.py`",
-                     sourceLocation: sourceLocation)
+        try #require(
+            FileManager.default.fileExists(atPath: url.path),
+            "missing fixture \(url.path); run `python3 scripts/fixtures/gen_models.py`",
+            sourceLocation: sourceLocation)
     }
 }
 
@@ -97,8 +98,9 @@ struct SafeTensorsBytes {
             data += entry.data
             let (start, end) = entry.offsets ?? (begin, data.count)
             let shape = entry.shape.map(String.init).joined(separator: ",")
-            fields.append("\"\(entry.name)\":{\"dtype\":\"\(entry.dtype)\",\"shape\":[\(shape)],"
-                          + "\"data_offsets\":[\(start),\(end)]}")
+            fields.append(
+                "\"\(entry.name)\":{\"dtype\":\"\(entry.dtype)\",\"shape\":[\(shape)],"
+                    + "\"data_offsets\":[\(start),\(end)]}")
         }
         return ("{" + fields.joined(separator: ",") + "}", data)
     }

@@ -24,8 +24,9 @@ import Testing
         }
         edit(&tensors)
         let folder = try TemporaryFolder()
-        try FileManager.default.copyItem(at: source.appendingPathComponent("config.json"),
-                                         to: folder.file("config.json"))
+        try FileManager.default.copyItem(
+            at: source.appendingPathComponent("config.json"),
+            to: folder.file("config.json"))
         let path = folder.file("model.safetensors").path
         let writer = try SafeTensorsWriter(
             path: path, declarations: tensors.map { .init(name: $0.name, dtype: $0.dtype, shape: $0.shape) })
@@ -131,8 +132,9 @@ import Testing
 
     @Test func missingWeightsFile() throws {
         let folder = try TemporaryFolder()
-        try FileManager.default.copyItem(at: Fixtures.model("tiny-quickgelu-f32").appendingPathComponent("config.json"),
-                                         to: folder.file("config.json"))
+        try FileManager.default.copyItem(
+            at: Fixtures.model("tiny-quickgelu-f32").appendingPathComponent("config.json"),
+            to: folder.file("config.json"))
         #expect { try CLIPModel(directory: folder.url) } throws: { error in
             guard case SafeTensorsError.cannotOpen(let file, _) = error else { return false }
             return file == folder.file("model.safetensors").path

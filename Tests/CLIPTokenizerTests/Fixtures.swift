@@ -35,10 +35,12 @@ enum Fixtures {
     /// The real CLIP vocabulary, which is not in the repository: CLIPCAM_VOCAB_DIR or ~/.cache/clipcam/clip-vocab.
     static func realVocabulary() throws -> URL {
         let environment = ProcessInfo.processInfo.environment["CLIPCAM_VOCAB_DIR"].flatMap { $0.isEmpty ? nil : $0 }
-        let folder = environment.map { URL(fileURLWithPath: $0) }
+        let folder =
+            environment.map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.homeDirectoryForCurrentDirectoryUser
-                .appendingPathComponent(".cache/clipcam/clip-vocab")
-        for name in ["vocab.json", "merges.txt"] where !FileManager.default.fileExists(
+            .appendingPathComponent(".cache/clipcam/clip-vocab")
+        for name in ["vocab.json", "merges.txt"]
+        where !FileManager.default.fileExists(
             atPath: folder.appendingPathComponent(name).path)
         {
             throw FixtureError(

@@ -23,8 +23,10 @@ import Testing
         let log = try logFile()
         let result = try probeFakeCamera(
             ["--frames", "12", "--width", "170", "--height", "130", "--fps", "50", device],
-            fake: ["DEVICE": device, "SIZES": "640x480,320x240,160x120", "FPS": "60,30", "PAD": "24",
-                   "LOG": log.path])
+            fake: [
+                "DEVICE": device, "SIZES": "640x480,320x240,160x120", "FPS": "60,30", "PAD": "24",
+                "LOG": log.path,
+            ])
         #expect(result.status == 0, "capture-probe failed: \(result.error)")
         let header = try #require(result.lines.first)
         #expect(header["source"] as? String == "camera /dev/video7 (Fake Camera)")
@@ -166,8 +168,12 @@ import Testing
         for line in received {
             let counter = try #require(line["counter"] as? Int)
             #expect(line["index"] as? Int == counter)
-            #expect(line["checksum"] as? String == fnv1a(fakeFramePixels(counter: UInt64(counter), width: 64,
-                                                                          height: 48)))
+            #expect(
+                line["checksum"] as? String
+                    == fnv1a(
+                        fakeFramePixels(
+                            counter: UInt64(counter), width: 64,
+                            height: 48)))
         }
         let summary = try #require(result.lines.last)
         let pushed = try #require(summary["pushed"] as? Int)

@@ -90,8 +90,10 @@ private func frame(_ index: Int) -> Frame {
         for producer in 0..<producers {
             Thread {
                 for serial in 0..<perProducer {
-                    queue.push(Frame(index: producer * perProducer + serial, timestamp: 0, width: 1, height: 1,
-                                     bgr: [UInt8(producer), 0, 0]))
+                    queue.push(
+                        Frame(
+                            index: producer * perProducer + serial, timestamp: 0, width: 1, height: 1,
+                            bgr: [UInt8(producer), 0, 0]))
                 }
                 finished.signal()
             }.start()

@@ -166,10 +166,12 @@ import Testing
         let video = try makeTestVideo(in: folder, frames: 10, width: 64, height: 48, fps: 25)
         // Reference: the same generator rendered straight to raw BGR24.
         let raw = folder.appendingPathComponent("reference.bgr")
-        let reference = try run(try findTool("ffmpeg"), [
-            "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=25", "-frames:v", "10",
-            "-f", "rawvideo", "-pix_fmt", "bgr24", raw.path,
-        ])
+        let reference = try run(
+            try findTool("ffmpeg"),
+            [
+                "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=25", "-frames:v", "10",
+                "-f", "rawvideo", "-pix_fmt", "bgr24", raw.path,
+            ])
         #expect(reference.status == 0, "\(reference.error)")
         let expected = [UInt8](try Data(contentsOf: raw))
         #expect(expected.count == 10 * 64 * 48 * 3)
@@ -268,17 +270,25 @@ import Testing
         #expect(try FrameSources.kind(of: image.path) == .image(path: image.path))
         #expect(try FrameSources.kind(of: named.path) == .video(path: named.path))
         #expect(try FrameSources.kind(of: video.path) == .video(path: video.path), "found by ffprobe")
-        #expect(try FrameSources.kind(of: "synthetic", options: options) == .synthetic(width: 320, height: 200,
-                                                                                        fps: 12))
+        #expect(
+            try FrameSources.kind(of: "synthetic", options: options)
+                == .synthetic(
+                    width: 320, height: 200,
+                    fps: 12))
         #expect(try FrameSources.kind(of: "synthetic") == .synthetic(width: 640, height: 480, fps: 30))
         #expect(try FrameSources.kind(of: "synthetic:1280x720") == .synthetic(width: 1280, height: 720, fps: 30))
         #expect(try FrameSources.kind(of: "synthetic:64x48@7.5") == .synthetic(width: 64, height: 48, fps: 7.5))
-        #expect(try FrameSources.kind(of: "synthetic:@15", options: options) == .synthetic(width: 320, height: 200,
-                                                                                            fps: 15))
+        #expect(
+            try FrameSources.kind(of: "synthetic:@15", options: options)
+                == .synthetic(
+                    width: 320, height: 200,
+                    fps: 15))
     }
 
-    @Test(arguments: ["synthetic:64", "synthetic:64x", "synthetic:axb", "synthetic:4x4", "synthetic:64x48@",
-                      "synthetic:64x48@1@2"])
+    @Test(arguments: [
+        "synthetic:64", "synthetic:64x", "synthetic:axb", "synthetic:4x4", "synthetic:64x48@",
+        "synthetic:64x48@1@2",
+    ])
     func badSyntheticSpecs(spec: String) {
         #expect(throws: SourceError.invalidSyntheticSpec(spec: spec)) { try FrameSources.kind(of: spec) }
     }
@@ -342,8 +352,12 @@ private final class FailingSource: FrameSource {
 
 @Suite struct CaptureRunnerTests {
     @Test func feedsEveryQueueAndEndsWithTheStream() throws {
-        let a = try SyntheticSource(scenes: [Scene(frame: solidFrame(width: 8, height: 8, bgr: (9, 9, 9)),
-                                                   duration: 1)], fps: 50, fast: true)
+        let a = try SyntheticSource(
+            scenes: [
+                Scene(
+                    frame: solidFrame(width: 8, height: 8, bgr: (9, 9, 9)),
+                    duration: 1)
+            ], fps: 50, fast: true)
         let display = LatestFrameQueue(capacity: 2)
         let encoder = LatestFrameQueue(capacity: 1)
         let runner = try CaptureRunner.start(source: a, queues: [display, encoder])
@@ -364,8 +378,9 @@ private final class FailingSource: FrameSource {
 
     @Test func measuresTheCaptureRate() throws {
         let queue = LatestFrameQueue(capacity: 1)
-        let runner = try CaptureRunner.start(source: SyntheticSource(width: 16, height: 16, fps: 100),
-                                             queues: [queue], maxFrames: 31)
+        let runner = try CaptureRunner.start(
+            source: SyntheticSource(width: 16, height: 16, fps: 100),
+            queues: [queue], maxFrames: 31)
         runner.wait()
         #expect(runner.stats.captured == 31)
         #expect(abs(runner.stats.fps - 100) < 15, "measured \(runner.stats.fps) fps at 100 fps pacing")
@@ -398,8 +413,9 @@ private final class FailingSource: FrameSource {
 
     @Test func closingEveryQueueEndsTheThread() throws {
         let queue = LatestFrameQueue(capacity: 1)
-        let runner = try CaptureRunner.start(source: SyntheticSource(width: 16, height: 16, fps: 100),
-                                             queues: [queue])
+        let runner = try CaptureRunner.start(
+            source: SyntheticSource(width: 16, height: 16, fps: 100),
+            queues: [queue])
         _ = try queue.pop()
         queue.close()
         let start = MonotonicClock.now()

@@ -34,17 +34,24 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
     _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
     let errorHandle = try FileHandle(forWritingTo: errorFile)
     defer { try? FileManager.default.removeItem(at: errorFile) }
-    let output = Pipe()
-    child.standardOutput = output
+    // Output goes to files, not a pipe: a process another test starts meanwhile could inherit the pipe's
+    // write end and keep it open after this child has exited.
+    let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("clipcam-test-\(UUID()).out")
+    _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
+    let outputHandle = try FileHandle(forWritingTo: outputFile)
+    defer { try? FileManager.default.removeItem(at: outputFile) }
+    child.standardOutput = outputHandle
     child.standardError = errorHandle
     child.standardInput = FileHandle.nullDevice
     try child.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
     child.waitUntilExit()
     try errorHandle.close()
+    try outputHandle.close()
+    let data = (try? Data(contentsOf: outputFile)) ?? Data()
     let errorText = (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
-    return ToolResult(status: child.terminationStatus, output: String(decoding: data, as: UTF8.self),
-                      error: errorText)
+    return ToolResult(
+        status: child.terminationStatus, output: String(decoding: data, as: UTF8.self),
+        error: errorText)
 }
 
 /// Builds the fake camera library once per test process (scripts/build-fake-v4l2), or records why it failed.
@@ -76,8 +83,9 @@ struct SetupError: Error, CustomStringConvertible {
 func probePath() throws -> String {
     let path = productsFolder.appendingPathComponent("capture-probe").path
     guard FileManager.default.isExecutableFile(atPath: path) else {
-        throw SetupError(description: "capture-probe is not built at \(path); run `swift build --build-tests` "
-            + "before the tests")
+        throw SetupError(
+            description: "capture-probe is not built at \(path); run `swift build --build-tests` "
+                + "before the tests")
     }
     return path
 }
@@ -176,10 +184,12 @@ func makeTestVideo(in folder: URL, frames: Int, width: Int, height: Int, fps: In
         throw SetupError(description: "ffmpeg is needed for the video source tests: sudo apt-get install ffmpeg")
     }
     let url = folder.appendingPathComponent(name)
-    let result = try run(ffmpeg, [
-        "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=\(width)x\(height):rate=\(fps)",
-        "-frames:v", "\(frames)", "-c:v", "ffv1", "-pix_fmt", "bgr0", "-f", "matroska", url.path,
-    ])
+    let result = try run(
+        ffmpeg,
+        [
+            "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=\(width)x\(height):rate=\(fps)",
+            "-frames:v", "\(frames)", "-c:v", "ffv1", "-pix_fmt", "bgr0", "-f", "matroska", url.path,
+        ])
     guard result.status == 0 else {
         throw SetupError(description: "ffmpeg could not make the test video: \(result.error)")
     }

@@ -36,28 +36,36 @@ func clipcam(_ arguments: [String], environment: [String: String] = [:]) throws 
         Issue.record("clipcam is not built at \(exe.path); run `swift build --build-tests` first")
         throw CocoaError(.fileNoSuchFile)
     }
+    return try runProcess(exe, arguments, environment: environment)
+}
+
+/// Runs a program to completion. Its output goes to files, not pipes: a process that another test starts
+/// meanwhile could inherit a pipe's write end and hold it open long after this program has exited.
+func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> RunResult {
     let process = Process()
-    process.executableURL = exe
+    process.executableURL = executable
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     for (k, v) in environment { env[k] = v }
     process.environment = env
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
+    let folder = try temporaryFolder("run")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let outURL = folder.appendingPathComponent("stdout")
+    let errURL = folder.appendingPathComponent("stderr")
+    FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    let outHandle = try FileHandle(forWritingTo: outURL)
+    let errHandle = try FileHandle(forWritingTo: errURL)
+    process.standardOutput = outHandle
+    process.standardError = errHandle
     let start = Date()
     try process.run()
-    // Read both pipes while the child runs so that a full pipe never blocks it.
-    nonisolated(unsafe) var errData = Data()
-    let reader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
-    reader.start()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    while !reader.isFinished { usleep(1000) }
+    try outHandle.close()
+    try errHandle.close()
     return RunResult(
-        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-        stderr: String(decoding: errData, as: UTF8.self), seconds: Date().timeIntervalSince(start))
+        status: process.terminationStatus, stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
+        stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self), seconds: Date().timeIntervalSince(start))
 }
 
 /// A fresh temporary folder, removed by the caller.

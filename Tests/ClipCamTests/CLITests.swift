@@ -14,8 +14,9 @@ struct Reference {
 
     init(_ name: String) throws {
         self.name = name
-        let listing = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: Repo.reference("\(name).json"))) as! [String: Any]
+        let listing =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: Repo.reference("\(name).json"))) as! [String: Any]
         images = listing["images"] as! [String]
         prompts = listing["prompts"] as! [String]
         let file = try SafeTensorsFile(url: Repo.reference("\(name).safetensors"))
@@ -158,7 +159,9 @@ func maxDifference(_ a: [[Float]], _ b: [[Float]]) -> Float {
         defer { try? FileManager.default.removeItem(at: folder) }
         let out = folder.appendingPathComponent("tiny")
         let vocab = Repo.fixtures.appendingPathComponent("tokens/small-vocab").path
-        let made = try clipcam(["model", "random", "--shape", "tiny", "--seed", "7", "--out", out.path, "--vocab", vocab])
+        let made = try clipcam([
+            "model", "random", "--shape", "tiny", "--seed", "7", "--out", out.path, "--vocab", vocab,
+        ])
         #expect(made.status == 0, "\(made.stderr)")
         #expect(made.stderr.contains("scores are meaningless"))
         let config = try String(contentsOf: out.appendingPathComponent("config.json"), encoding: .utf8)
@@ -170,7 +173,9 @@ func maxDifference(_ a: [[Float]], _ b: [[Float]]) -> Float {
         #expect(try parseEmbeddings(run.stdout).count == 2)
 
         // An existing folder is kept unless --force; with it, the same seed writes the same weights.
-        let again = try clipcam(["model", "random", "--shape", "tiny", "--seed", "7", "--out", out.path, "--vocab", vocab])
+        let again = try clipcam([
+            "model", "random", "--shape", "tiny", "--seed", "7", "--out", out.path, "--vocab", vocab,
+        ])
         #expect(again.status != 0 && again.stderr.contains("--force"))
         let before = try Data(contentsOf: out.appendingPathComponent("model.safetensors"))
         let forced = try clipcam(

@@ -8,17 +8,23 @@ final class LocalServer {
 
     init(root: URL) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", root.path]
-        let out = Pipe()
-        process.standardOutput = out
+        process.arguments = [
+            "python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", root.path,
+        ]
+        // The server's output goes to a file (a pipe could be inherited by processes other tests start).
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("clipcam-http-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        defer { try? FileManager.default.removeItem(at: log) }
+        process.standardOutput = handle
         process.standardError = FileHandle.nullDevice
         try process.run()
+        try handle.close()
         // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
         var text = ""
-        while !text.contains("\n") {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
+        for _ in 0..<200 where !text.contains("\n") {
+            usleep(25_000)
+            text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         }
         guard let range = text.range(of: #"port (\d+)"#, options: .regularExpression),
             let port = Int(text[range].dropFirst(5))
@@ -66,7 +72,8 @@ final class LocalServer {
         let server = try LocalServer(root: root)
         let out = target.appendingPathComponent("model")
         let run = try clipcam(
-            ["model", "fetch", "--repo", "test/tiny-clip", "--out", out.path], environment: ["HF_ENDPOINT": server.endpoint])
+            ["model", "fetch", "--repo", "test/tiny-clip", "--out", out.path],
+            environment: ["HF_ENDPOINT": server.endpoint])
         #expect(run.status == 0, "\(run.stderr)")
         for (name, data) in files {
             #expect(try Data(contentsOf: out.appendingPathComponent(name)) == data, "\(name) differs")
@@ -76,7 +83,8 @@ final class LocalServer {
 
         // A second fetch refuses to overwrite without --force.
         let again = try clipcam(
-            ["model", "fetch", "--repo", "test/tiny-clip", "--out", out.path], environment: ["HF_ENDPOINT": server.endpoint])
+            ["model", "fetch", "--repo", "test/tiny-clip", "--out", out.path],
+            environment: ["HF_ENDPOINT": server.endpoint])
         #expect(again.status != 0 && again.stderr.contains("--force"))
     }
 
@@ -92,7 +100,8 @@ final class LocalServer {
         let server = try LocalServer(root: root)
         let out = target.appendingPathComponent("model")
         let run = try clipcam(
-            ["model", "fetch", "--repo", "test/tiny-clip", "--out", out.path], environment: ["HF_ENDPOINT": server.endpoint])
+            ["model", "fetch", "--repo", "test/tiny-clip", "--out", out.path],
+            environment: ["HF_ENDPOINT": server.endpoint])
         #expect(run.status != 0)
         #expect(run.stderr.contains("not a usable CLIP model"))
         #expect(run.stderr.contains("model.safetensors"))
@@ -125,7 +134,9 @@ final class LocalServer {
             ["model", "fetch", "--out", target.appendingPathComponent("m").path],
             environment: ["HF_ENDPOINT": "http://127.0.0.1:9"])
         #expect(run.status != 0)
-        #expect(run.stderr.contains("cannot download http://127.0.0.1:9/openai/clip-vit-base-patch32/resolve/main/config.json"))
+        #expect(
+            run.stderr.contains(
+                "cannot download http://127.0.0.1:9/openai/clip-vit-base-patch32/resolve/main/config.json"))
         #expect(run.stderr.contains("needs internet access"))
         #expect(run.seconds < 10)
         #expect(try FileManager.default.contentsOfDirectory(atPath: target.path).isEmpty)

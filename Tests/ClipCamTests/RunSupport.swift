@@ -12,21 +12,14 @@ func jsonLines(_ text: String) throws -> [[String: Any]] {
 
 /// Runs a tool (ffmpeg, sh) to completion; fails the test with its standard error if it fails.
 func tool(_ path: String, _ arguments: [String]) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let err = Pipe()
-    process.standardError = err
-    process.standardOutput = FileHandle.nullDevice
+    let result: RunResult
     do {
-        try process.run()
+        result = try runProcess(URL(fileURLWithPath: path), arguments)
     } catch {
         Issue.record("cannot run \(path): \(error); install it (sudo apt-get install ffmpeg) or run scripts/setup")
         throw error
     }
-    let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    try #require(process.terminationStatus == 0, "\(path) \(arguments.joined(separator: " ")) failed: \(message)")
+    try #require(result.status == 0, "\(path) \(arguments.joined(separator: " ")) failed: \(result.stderr)")
 }
 
 /// A 10 fps H.264 video, 320×240: `first` for 2 s (frames 0–19), then `second` for 2 s (frames 20–39).
@@ -47,24 +40,19 @@ func twoSceneVideo(first: String, second: String, in folder: URL) throws -> URL 
 /// The simulated camera (Tests/FakeV4L2) built by scripts/build-fake-v4l2 into its own folder, once.
 let fakeCameraLibrary: Result<String, FakeCameraError> = {
     let output = Repo.root.appendingPathComponent(".build/fake-v4l2-clipcam")
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = [Repo.root.appendingPathComponent("scripts/build-fake-v4l2").path, output.path]
-    let err = Pipe()
-    process.standardError = err
-    process.standardOutput = FileHandle.nullDevice
+    let result: RunResult
     do {
-        try process.run()
+        result = try runProcess(
+            URL(fileURLWithPath: "/bin/sh"),
+            [Repo.root.appendingPathComponent("scripts/build-fake-v4l2").path, output.path])
     } catch {
         return .failure(FakeCameraError(description: "cannot run scripts/build-fake-v4l2: \(error)"))
     }
-    let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
+    guard result.status == 0 else {
         return .failure(
             FakeCameraError(
                 description: "scripts/build-fake-v4l2 failed (needs gcc: sudo apt-get install gcc):\n"
-                    + message))
+                    + result.stderr))
     }
     return .success(output.appendingPathComponent("libfakev4l2.so").path)
 }()

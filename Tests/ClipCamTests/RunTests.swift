@@ -136,7 +136,9 @@ import Testing
             "run", "--model", model, "--prompt", promptA, "--source", "synthetic:160x120@30", "--headless",
             "--jsonl", output.path,
         ]
-        let err = Pipe()
+        let errURL = folder.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let err = try FileHandle(forWritingTo: errURL)
         process.standardError = err
         try process.run()
         // Wait for the first results, then interrupt.
@@ -144,8 +146,9 @@ import Testing
         while Date() < deadline, ((try? Data(contentsOf: output))?.count ?? 0) == 0 { usleep(50_000) }
         usleep(300_000)
         kill(process.processIdentifier, SIGINT)
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
+        try err.close()
+        let message = try String(contentsOf: errURL, encoding: .utf8)
         #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(message)")
         #expect(message.contains("(stopped)"), "\(message)")
         let text = try String(contentsOf: output, encoding: .utf8)
