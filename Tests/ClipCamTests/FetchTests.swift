@@ -38,7 +38,8 @@ final class LocalServer {
     var endpoint: String { "http://127.0.0.1:\(port)" }
 
     deinit {
-        process.terminate()
+        // SIGKILL: the test runner's threads block SIGTERM, and children inherit that mask.
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 }
