@@ -139,8 +139,8 @@ public final class CSVSink: ResultSink {
 }
 
 /// JSON literals.
-enum JSONText {
-    static func string(_ s: String) -> String {
+public enum JSONText {
+    public static func string(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
@@ -159,8 +159,11 @@ enum JSONText {
     }
 
     /// The shortest decimal that reads back as the same value; null for NaN and infinities.
-    static func number(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }
-    static func number(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
+    public static func number(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }
+    public static func number(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
+
+    /// `[x, y, …]`
+    public static func array(_ v: [Float]) -> String { "[" + v.map(number).joined(separator: ", ") + "]" }
 }
 
 /// Resident memory of this process in KiB, from /proc/self/statm; 0 where unavailable.

@@ -26,7 +26,7 @@ struct EmbedImage: ParsableCommand {
         for file in files {
             let frame = try ImageFile.load(file)
             let raw = engine.imageEmbedding(frame)
-            rows.append(JSON.array(normalize ? Scoring.l2Normalized(raw) : raw))
+            rows.append(JSONText.array(normalize ? Scoring.l2Normalized(raw) : raw))
         }
         print("{\"embeddings\": [" + rows.joined(separator: ", ") + "]}")
     }
@@ -56,7 +56,7 @@ struct EmbedText: ParsableCommand {
             if tokens.truncated {
                 printError("warning: \"\(text)\" is longer than CLIP's 77 tokens; only its start is used")
             }
-            rows.append(JSON.array(normalize ? Scoring.l2Normalized(raw) : raw))
+            rows.append(JSONText.array(normalize ? Scoring.l2Normalized(raw) : raw))
         }
         print("{\"embeddings\": [" + rows.joined(separator: ", ") + "]}")
     }

@@ -54,30 +54,3 @@ extension ClipEngine {
         return prompt
     }
 }
-
-/// JSON text of floats in their shortest exact decimal form.
-enum JSON {
-    static func string(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-
-    static func number(_ x: Float) -> String {
-        x.isFinite ? "\(x)" : "null"
-    }
-
-    static func array(_ v: [Float]) -> String {
-        "[" + v.map(number).joined(separator: ", ") + "]"
-    }
-}

@@ -37,12 +37,12 @@ struct Score: ParsableCommand {
         }
         if json {
             let rows = results.map {
-                "{\"file\": \(JSON.string($0.file)), \"cosine\": \(JSON.number($0.cosine)), \"percent\": \(JSON.number($0.percent))}"
+                "{\"file\": \(JSONText.string($0.file)), \"cosine\": \(JSONText.number($0.cosine)), \"percent\": \(JSONText.number($0.percent))}"
             }
             print(
                 """
-                {"prompt": \(JSON.string(prompt)), "range": [\(JSON.number(range.range.low)), \
-                \(JSON.number(range.range.high))], "results": [\(rows.joined(separator: ", "))]}
+                {"prompt": \(JSONText.string(prompt)), "range": [\(JSONText.number(range.range.low)), \
+                \(JSONText.number(range.range.high))], "results": [\(rows.joined(separator: ", "))]}
                 """)
         } else {
             print("prompt: \(prompt)")
@@ -90,13 +90,13 @@ struct Label: ParsableCommand {
             let best = probabilities.indices.max { probabilities[$0] < probabilities[$1] }!
             if json {
                 let scores = texts.indices.map { i in
-                    "{\"prompt\": \(JSON.string(texts[i])), \"cosine\": \(JSON.number(cosines[i])), "
-                        + "\"percent\": \(JSON.number(range.range.percent(cosines[i]))), "
-                        + "\"probability\": \(JSON.number(probabilities[i]))}"
+                    "{\"prompt\": \(JSONText.string(texts[i])), \"cosine\": \(JSONText.number(cosines[i])), "
+                        + "\"percent\": \(JSONText.number(range.range.percent(cosines[i]))), "
+                        + "\"probability\": \(JSONText.number(probabilities[i]))}"
                 }
                 lines.append(
-                    "{\"file\": \(JSON.string(file)), \"label\": \(JSON.string(texts[best])), "
-                        + "\"probability\": \(JSON.number(probabilities[best])), \"scores\": [\(scores.joined(separator: ", "))]}"
+                    "{\"file\": \(JSONText.string(file)), \"label\": \(JSONText.string(texts[best])), "
+                        + "\"probability\": \(JSONText.number(probabilities[best])), \"scores\": [\(scores.joined(separator: ", "))]}"
                 )
             } else {
                 print("\(file): \(texts[best])  (p = \(String(format: "%.3f", probabilities[best])))")
