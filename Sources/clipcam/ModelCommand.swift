@@ -59,7 +59,7 @@ struct Model: ParsableCommand {
             let destination = URL(fileURLWithPath: (out as NSString).expandingTildeInPath)
             if FileManager.default.fileExists(atPath: destination.path) {
                 guard force else {
-                    throw ValidationError("\(destination.path) already exists; pass --force to replace it")
+                    throw CLIError("\(destination.path) already exists; pass --force to replace it")
                 }
             }
             let vocabulary =
@@ -67,7 +67,7 @@ struct Model: ParsableCommand {
                 ?? ModelLocation.vocabularyDirectory
             for file in ["vocab.json", "merges.txt"]
             where !FileManager.default.fileExists(atPath: vocabulary.appendingPathComponent(file).path) {
-                throw ValidationError(
+                throw CLIError(
                     "no \(file) in \(vocabulary.path): write CLIP's vocabulary there with scripts/fetch-vocab "
                         + "(or run scripts/setup), or pass --vocab DIR")
             }
