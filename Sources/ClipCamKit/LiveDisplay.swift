@@ -118,9 +118,9 @@ final class LiveDisplay {
             if let index = view, index >= prompts.count { view = prompts.count == 1 ? 0 : nil }
         }
         let overlayRange = Float(range.low)...Float(range.high)
+        let cosineThreshold = threshold.map { range.low + $0 / 100 * (range.high - range.low) }
         if let index = view ?? (prompts.count == 1 ? 0 : nil) {
             let score = result.scores[index]
-            let cosineThreshold = threshold.map { range.low + $0 / 100 * (range.high - range.low) }
             model.scores = .single(
                 OverlayModel.SinglePrompt(
                     prompt: score.prompt, cosine: score.cosine, range: overlayRange, threshold: cosineThreshold))
@@ -128,7 +128,7 @@ final class LiveDisplay {
             let rows = result.scores.map {
                 OverlayModel.PromptScore(prompt: $0.prompt, cosine: $0.cosine, probability: $0.probability)
             }
-            model.scores = .multi(OverlayModel.MultiPrompt(rows: rows, range: overlayRange))
+            model.scores = .multi(OverlayModel.MultiPrompt(rows: rows, range: overlayRange, threshold: cosineThreshold))
         }
         return model
     }

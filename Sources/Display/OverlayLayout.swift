@@ -338,10 +338,21 @@ public struct OverlayLayout: Equatable, Sendable {
                     BarItem(
                         row: index, track: track, filledWidth: filledWidth(percent, of: barWidth), percent: percent,
                         highlighted: isBest))
+                if let threshold = scores.threshold {
+                    // A full-height tick across the track at the threshold.
+                    let position = filledWidth(scaledPercent(cosine: threshold, range: scores.range), of: barWidth)
+                    let markerWidth = max(2, barHeight / 5)
+                    let x = min(track.maxX - markerWidth, max(track.x, track.x + position - markerWidth / 2))
+                    markers.append(
+                        FilledRect(
+                            rect: PixelRect(x: x, y: track.y, width: markerWidth, height: track.height),
+                            color: OverlayStyle.thresholdMarker))
+                }
                 if showPercent {
+                    let percentColor = scores.passesThreshold(index) ? OverlayStyle.thresholdMarker : textColor
                     place(
                         .rowPercent(index), "\(Int(percent.rounded())) %", style: .regular, pixelSize: bodySize,
-                        color: textColor, x: track.maxX + gap, y: y, maxWidth: percentWidth, alignRight: true)
+                        color: percentColor, x: track.maxX + gap, y: y, maxWidth: percentWidth, alignRight: true)
                 }
                 if showProbability {
                     let probability = Double(min(1, max(0, row.probability)))

@@ -43,11 +43,17 @@ public struct OverlayModel: Equatable, Sendable {
         public var rows: [PromptScore]
         /// Cosines mapped to 0 % and 100 % for each row's bar.
         public var range: ClosedRange<Float>
+        /// Cosine at or above which a row counts as a match: its bar carries a mark and its % is tinted.
+        public var threshold: Float?
 
-        public init(rows: [PromptScore], range: ClosedRange<Float> = defaultRange) {
+        public init(rows: [PromptScore], range: ClosedRange<Float> = defaultRange, threshold: Float? = nil) {
             self.rows = rows
             self.range = range
+            self.threshold = threshold
         }
+
+        /// Whether row `index` reaches the threshold.
+        public func passesThreshold(_ index: Int) -> Bool { threshold.map { rows[index].cosine >= $0 } ?? false }
 
         /// Index of the most probable row (the first of equals); nil when there are no rows.
         public var bestIndex: Int? {

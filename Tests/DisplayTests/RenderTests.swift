@@ -199,6 +199,42 @@ extension SDLTests {
             }
         }
 
+        @Test func multiPromptThresholdMarksEveryBarAndTintsPassingRows() throws {
+            let fonts = try loadFonts()
+            let display = try OffscreenDisplay(size: PixelSize(width: 800, height: 600), fonts: fonts)
+            let bytes = solidFrame(width: 320, height: 240, Self.grey)
+            // Cosines 0.20, 0.25, 0.30 against a threshold of 0.25 (40 % of the 0.15–0.40 range).
+            let rows = ["a cat", "a dog", "a bird"].enumerated().map { i, prompt in
+                OverlayModel.PromptScore(prompt: prompt, cosine: 0.2 + Float(i) * 0.05, probability: i == 0 ? 0.8 : 0.1)
+            }
+            let model = OverlayModel(scores: .multi(.init(rows: rows, threshold: 0.25)), status: sampleStatus)
+            let layout = try BGRPixels.withPixels(of: bytes, width: 320, height: 240) {
+                try display.render(frame: $0, overlay: model)
+            }
+            let image = try display.image()
+            #expect(layout.markers.count == 3)
+            for bar in layout.bars {
+                let row = try #require(bar.row)
+                let marker = try #require(layout.markers.first { $0.rect.y == bar.track.y }).rect
+                #expect(abs(marker.x + marker.width / 2 - bar.track.x - bar.track.width * 2 / 5) <= 1)
+                #expect(
+                    image[marker.x + marker.width / 2, bar.track.y + bar.track.height / 2]
+                        == OverlayStyle.thresholdMarker)
+                let percent = try #require(layout.text(.rowPercent(row)))
+                let passes = row >= 1
+                let plainColor = row == 0 ? OverlayStyle.highlightText : OverlayStyle.text  // row 0 is the best
+                #expect(percent.color == (passes ? OverlayStyle.thresholdMarker : plainColor), "row \(row)")
+                #expect(pixels(image, in: percent.frame).contains(OverlayStyle.thresholdMarker) == passes, "row \(row)")
+            }
+
+            // Without a threshold nothing is marked.
+            let plain = OverlayModel(scores: .multi(.init(rows: rows)), status: sampleStatus)
+            let plainLayout = try BGRPixels.withPixels(of: bytes, width: 320, height: 240) {
+                try display.render(frame: $0, overlay: plain)
+            }
+            #expect(plainLayout.markers.isEmpty)
+        }
+
         @Test func nilFrameKeepsTheLastFrameAndNewSizesRelayout() throws {
             let fonts = try loadFonts()
             let display = try OffscreenDisplay(size: PixelSize(width: 400, height: 300), fonts: fonts)
