@@ -36,7 +36,16 @@ struct Run: ParsableCommand {
     var queue = 1
     @OptionGroup var range: RangeOption
     @Option(help: "Flag frames whose scaled score (0–100) reaches this value.") var threshold: Float?
-    @Option(help: "Average the cosines over this many encoded frames.") var smooth = 1
+    @Option(help: "Average the cosines over this many scored frames.") var smooth = 1
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Score a frame that looks like the last encoded one with that frame's embedding instead of encoding it.")
+    var reuse = true
+    @Option(
+        help: ArgumentHelp(
+            "Mean grey-level difference of 32x24 thumbnails (0-255) below which a frame counts as unchanged.",
+            valueName: "levels"))
+    var reuseThreshold = FrameSignature.defaultThreshold
     @Flag(help: "No window: results go only to --jsonl / --csv.") var headless = false
     @Option(
         help: ArgumentHelp(
@@ -67,6 +76,10 @@ struct Run: ParsableCommand {
         if let threshold, !(0...100).contains(threshold) {
             throw ValidationError("--threshold is a scaled score between 0 and 100, not \(threshold)")
         }
+        if !(reuseThreshold >= 0 && reuseThreshold <= 255) {
+            throw ValidationError(
+                "--reuse-threshold is a grey-level difference between 0 and 255, not \(reuseThreshold)")
+        }
         if let frames, frames < 1 { throw ValidationError("--frames must be at least 1, not \(frames)") }
         if headless && screenshot != nil { throw ValidationError("--screenshot needs the window; drop --headless") }
         if headless && jsonl == nil && csv == nil {
@@ -93,7 +106,8 @@ struct Run: ParsableCommand {
         let window = try Run.parseSize(windowSize, option: "--window-size")
         let settings = PipelineSettings(
             source: source, capture: capture, queueCapacity: queue, prompts: texts, range: range.range,
-            threshold: threshold, smooth: smooth, maxFrames: frames, headless: headless, fontPath: font,
+            threshold: threshold, smooth: smooth, reuseThreshold: reuse ? reuseThreshold : nil, maxFrames: frames,
+            headless: headless, fontPath: font,
             screenshotPath: screenshot, windowSize: PixelSize(width: window.width, height: window.height))
         var sinks: [any ResultSink] = []
         if let jsonl { sinks.append(try JSONLSink(path: jsonl)) }
@@ -104,6 +118,7 @@ struct Run: ParsableCommand {
             let summary = try pipeline.run(engine: engine, sinks: sinks)
             printError(
                 "clipcam: \(summary.captured) frames captured, \(summary.encoded) encoded, \(summary.dropped) dropped"
+                    + (summary.reused > 0 ? ", \(summary.reused) reused" : "")
                     + (summary.interrupted ? " (stopped)" : ""))
         } catch {
             printError("error: \(error)")
