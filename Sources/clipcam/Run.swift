@@ -13,7 +13,9 @@ struct Run: ParsableCommand {
             (--prompt: the cosine scaled from --range to 0–100 %, as a number and a bar) or every prompt with its \
             bar and softmax probability, the best highlighted (--prompts). Keys: q or Esc quits, space pauses, \
             p cycles between all prompts and each one alone, / starts typing a new prompt (Enter embeds it, Esc \
-            cancels). --headless runs without a window; --jsonl - then prints one JSON line per encoded frame.
+            cancels). --headless runs without a window; --jsonl - then prints one JSON line per scored frame. A \
+            frame that looks like the last encoded one is scored with its embedding ("reused"; --no-reuse turns \
+            this off).
             """
     )
 
@@ -49,10 +51,10 @@ struct Run: ParsableCommand {
     @Flag(help: "No window: results go only to --jsonl / --csv.") var headless = false
     @Option(
         help: ArgumentHelp(
-            "Write one JSON line per encoded frame to a file, or - for standard output.",
+            "Write one JSON line per scored frame to a file, or - for standard output.",
             valueName: "file|-"))
     var jsonl: String?
-    @Option(help: ArgumentHelp("Write one CSV row per encoded frame.", valueName: "file")) var csv: String?
+    @Option(help: ArgumentHelp("Write one CSV row per scored frame.", valueName: "file")) var csv: String?
     @Option(help: ArgumentHelp("A TrueType/OpenType font for the overlay.", valueName: "file")) var font: String?
     @Option(help: "End after this many captured frames.") var frames: Int?
     @Option(help: ArgumentHelp("When the run ends, save the window as a PNG image.", valueName: "file"))
