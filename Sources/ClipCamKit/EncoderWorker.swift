@@ -7,7 +7,9 @@ import Synchronization
 public struct EncoderStats: Sendable, Equatable {
     /// Frames encoded and scored.
     public var encoded = 0
-    /// Encoding rate over the last results (up to 10), frames per second; 0 before two results.
+    /// Frames scored with the last encoded frame's embedding because they looked the same.
+    public var reused = 0
+    /// Rate of results (encoded or reused) over the last ones (up to 10), frames per second; 0 before two results.
     public var fps = 0.0
     /// False once the thread has ended.
     public var running = true
@@ -16,6 +18,10 @@ public struct EncoderStats: Sendable, Equatable {
 /// The thread that owns the CLIP model: takes the newest frame from its queue, encodes and scores it against the
 /// prompt embeddings (computed once, again only when the prompts change), writes the result to every sink and
 /// keeps it as the latest result for the display.
+///
+/// With a reuse threshold, a frame whose `FrameSignature` differs from the last encoded frame's by less than the
+/// threshold is not encoded: that frame's embedding is scored again and the result says `reused`. A still scene
+/// thus gets a result per captured frame at the cost of a thumbnail each.
 ///
 /// It ends when its queue ends (the capture ended or was stopped), or when a sink fails; then it closes the queue
 /// so that the capture thread stops feeding it.
@@ -38,6 +44,8 @@ public final class EncoderWorker: Sendable {
         let engine: ClipEngine
         var scorer: PromptScorer
         let sinks: [any ResultSink]
+        /// The last encoded frame's signature and embedding.
+        var lastEncoded: (signature: FrameSignature, embedding: [Float])?
         init(engine: ClipEngine, scorer: PromptScorer, sinks: [any ResultSink]) {
             self.engine = engine
             self.scorer = scorer
@@ -46,15 +54,18 @@ public final class EncoderWorker: Sendable {
     }
 
     /// Embeds `prompts` on the calling thread, then hands the engine and sinks to a new encoder thread that
-    /// reads `queue`. Neither may be used by the caller afterwards.
+    /// reads `queue`. Neither may be used by the caller afterwards. `reuseThreshold` is the signature difference
+    /// (grey levels) below which a frame reuses the last embedding; nil encodes every frame.
     public static func start(
         engine: sending ClipEngine, prompts: [String], range: ScoreRange, threshold: Float?, smooth: Int,
-        queue: LatestFrameQueue, sinks: sending [any ResultSink], log: @escaping @Sendable (String) -> Void
+        reuseThreshold: Double? = nil, queue: LatestFrameQueue, sinks: sending [any ResultSink],
+        log: @escaping @Sendable (String) -> Void
     ) -> EncoderWorker {
+        precondition(reuseThreshold.map { $0 >= 0 } ?? true, "the reuse threshold is a difference, not negative")
         let scorer = PromptScorer(
             prompts: embed(prompts, engine: engine, log: log), range: range, threshold: threshold, smooth: smooth,
             logitScale: engine.logitScale)
-        let worker = EncoderWorker(queue: queue)
+        let worker = EncoderWorker(queue: queue, reuseThreshold: reuseThreshold)
         let owned = Owned(engine: engine, scorer: scorer, sinks: sinks)
         let thread = Thread { worker.run(owned, log: log) }
         thread.name = "clipcam encoder"
@@ -62,8 +73,11 @@ public final class EncoderWorker: Sendable {
         return worker
     }
 
-    private init(queue: LatestFrameQueue) {
+    private let reuseThreshold: Double?
+
+    private init(queue: LatestFrameQueue, reuseThreshold: Double?) {
         self.queue = queue
+        self.reuseThreshold = reuseThreshold
     }
 
     private static func embed(_ prompts: [String], engine: ClipEngine, log: (String) -> Void) -> [PromptEmbedding] {
@@ -96,12 +110,26 @@ public final class EncoderWorker: Sendable {
             }
             if paused { continue }
             let start = MonotonicClock.now()
-            let embedding = owned.engine.imageEmbedding(frame)
+            let embedding: [Float]
+            var reused = false
+            if let reuseThreshold {
+                let signature = FrameSignature(frame)
+                if let last = owned.lastEncoded, signature.difference(last.signature) < reuseThreshold {
+                    embedding = last.embedding
+                    reused = true
+                } else {
+                    embedding = owned.engine.imageEmbedding(frame)
+                    owned.lastEncoded = (signature, embedding)
+                }
+            } else {
+                embedding = owned.engine.imageEmbedding(frame)
+            }
             let (scores, best, flagged) = owned.scorer.score(imageEmbedding: embedding)
             let end = MonotonicClock.now()
             let result = FrameResult(
                 frameIndex: frame.index, timestamp: frame.timestamp, scores: scores, best: best, flagged: flagged,
-                encodeSeconds: end - start, dropped: queue.stats.dropped, residentKiB: residentMemoryKiB())
+                reused: reused, encodeSeconds: end - start, dropped: queue.stats.dropped,
+                residentKiB: residentMemoryKiB())
             do {
                 for sink in owned.sinks { try sink.write(result) }
             } catch {
@@ -124,7 +152,7 @@ public final class EncoderWorker: Sendable {
     private func publish(_ result: FrameResult, at time: Double) {
         state.withLock { state in
             state.latest = result
-            state.stats.encoded += 1
+            if result.reused { state.stats.reused += 1 } else { state.stats.encoded += 1 }
             if state.times.count == 10 { state.times.removeFirst() }
             state.times.append(time)
             if let first = state.times.first, let last = state.times.last, last > first {

@@ -23,7 +23,10 @@ public struct FrameResult: Sendable, Equatable {
     public var best: Int
     /// The best score reaches the threshold (`--threshold`, in scaled percent); false without a threshold.
     public var flagged: Bool
-    /// Seconds spent preprocessing and encoding the frame.
+    /// The frame looked like the last encoded one (see `FrameSignature`), so that frame's embedding was scored
+    /// again instead of encoding this one.
+    public var reused: Bool
+    /// Seconds spent on the frame: its signature, preprocessing and encoding (unless reused), scoring.
     public var encodeSeconds: Double
     /// Frames the encoder never saw because newer ones replaced them in its queue, so far.
     public var dropped: Int

@@ -16,8 +16,11 @@ public struct PipelineSettings: Sendable {
     public var range: ScoreRange
     /// Scaled percent at or above which a frame is flagged; nil for none.
     public var threshold: Float?
-    /// Encoded frames the cosines are averaged over (1: no smoothing).
+    /// Scored frames the cosines are averaged over (1: no smoothing).
     public var smooth: Int
+    /// Signature difference (mean absolute grey levels, see `FrameSignature`) below which a frame reuses the last
+    /// encoded frame's embedding; nil encodes every frame.
+    public var reuseThreshold: Double?
     /// Captured frames after which the run ends; nil runs until the source ends or the user quits.
     public var maxFrames: Int?
     /// No window: results only go to the sinks.
@@ -30,7 +33,8 @@ public struct PipelineSettings: Sendable {
 
     public init(
         source: String, capture: CaptureOptions = CaptureOptions(), queueCapacity: Int = 1, prompts: [String],
-        range: ScoreRange = .heuristic, threshold: Float? = nil, smooth: Int = 1, maxFrames: Int? = nil,
+        range: ScoreRange = .heuristic, threshold: Float? = nil, smooth: Int = 1,
+        reuseThreshold: Double? = FrameSignature.defaultThreshold, maxFrames: Int? = nil,
         headless: Bool = false, fontPath: String? = nil, screenshotPath: String? = nil,
         windowSize: PixelSize = PixelSize(width: 960, height: 540)
     ) {
@@ -41,6 +45,7 @@ public struct PipelineSettings: Sendable {
         self.range = range
         self.threshold = threshold
         self.smooth = smooth
+        self.reuseThreshold = reuseThreshold
         self.maxFrames = maxFrames
         self.headless = headless
         self.fontPath = fontPath
@@ -54,7 +59,10 @@ public struct RunSummary: Sendable {
     public var source: String
     public var format: SourceFormat
     public var captured: Int
+    /// Frames run through the model.
     public var encoded: Int
+    /// Frames scored with the last encoded frame's embedding.
+    public var reused: Int
     public var dropped: Int
     /// The last result, if any frame was encoded.
     public var last: FrameResult?
@@ -121,7 +129,8 @@ public final class Pipeline {
 
         let encoder = EncoderWorker.start(
             engine: engine, prompts: settings.prompts, range: settings.range, threshold: settings.threshold,
-            smooth: settings.smooth, queue: encoderQueue, sinks: sinks, log: log)
+            smooth: settings.smooth, reuseThreshold: settings.reuseThreshold, queue: encoderQueue, sinks: sinks,
+            log: log)
 
         let interrupts = InterruptWatcher { runner.stop() }
         var quit = false
@@ -140,7 +149,8 @@ public final class Pipeline {
         }
         let summary = RunSummary(
             source: runner.name, format: runner.format, captured: runner.stats.captured,
-            encoded: encoder.stats.encoded, dropped: encoder.dropped, last: encoder.latest,
+            encoded: encoder.stats.encoded, reused: encoder.stats.reused, dropped: encoder.dropped,
+            last: encoder.latest,
             interrupted: quit || interrupts.fired)
         if let error = encoder.error { throw error }
         if let error = runner.error { throw error }

@@ -69,7 +69,7 @@ final class LineWriter {
 }
 
 /// One JSON object per encoded frame:
-/// `{"frame":…,"timestamp":…,"label":…,"best":…,"percent":…,"flagged":…,"encode_ms":…,"dropped":…,
+/// `{"frame":…,"timestamp":…,"label":…,"best":…,"percent":…,"flagged":…,"reused":…,"encode_ms":…,"dropped":…,
 /// "rss_kb":…,"scores":[{"prompt":…,"cosine":…,"percent":…,"probability":…},…]}`.
 public final class JSONLSink: ResultSink {
     private let writer: LineWriter
@@ -94,13 +94,14 @@ public final class JSONLSink: ResultSink {
         return "{\"frame\":\(result.frameIndex),\"timestamp\":\(JSONText.number(result.timestamp)),"
             + "\"label\":\(JSONText.string(result.label)),\"best\":\(result.best),"
             + "\"percent\":\(JSONText.number(result.scores[result.best].percent)),\"flagged\":\(result.flagged),"
-            + "\"encode_ms\":\(JSONText.number(result.encodeSeconds * 1000)),\"dropped\":\(result.dropped),"
+            + "\"reused\":\(result.reused),\"encode_ms\":\(JSONText.number(result.encodeSeconds * 1000)),"
+            + "\"dropped\":\(result.dropped),"
             + "\"rss_kb\":\(result.residentKiB),\"scores\":[\(scores.joined(separator: ","))]}"
     }
 }
 
-/// Comma-separated values: a header, then one row per encoded frame with a cosine, percent and probability
-/// column per prompt. When the prompts change at run time a new header row starts.
+/// Comma-separated values: a header, then one row per scored frame (`reused` 1 or 0) with a cosine, percent and
+/// probability column per prompt. When the prompts change at run time a new header row starts.
 public final class CSVSink: ResultSink {
     private let writer: LineWriter
     private var prompts: [String]?
@@ -113,7 +114,7 @@ public final class CSVSink: ResultSink {
         let names = result.scores.map(\.prompt)
         if names != prompts {
             prompts = names
-            var header = ["frame", "timestamp", "label", "flagged", "encode_ms", "dropped"]
+            var header = ["frame", "timestamp", "label", "flagged", "encode_ms", "dropped", "reused"]
             for name in names {
                 header += ["cosine: \(name)", "percent: \(name)", "probability: \(name)"].map(CSVSink.field)
             }
@@ -122,6 +123,7 @@ public final class CSVSink: ResultSink {
         var row = [
             "\(result.frameIndex)", JSONText.number(result.timestamp), CSVSink.field(result.label),
             result.flagged ? "1" : "0", JSONText.number(result.encodeSeconds * 1000), "\(result.dropped)",
+            result.reused ? "1" : "0",
         ]
         for score in result.scores {
             row += [JSONText.number(score.cosine), JSONText.number(score.percent), JSONText.number(score.probability)]

@@ -13,7 +13,9 @@ struct Run: ParsableCommand {
             (--prompt: the cosine scaled from --range to 0–100 %, as a number and a bar) or every prompt with its \
             bar and softmax probability, the best highlighted (--prompts). Keys: q or Esc quits, space pauses, \
             p cycles between all prompts and each one alone, / starts typing a new prompt (Enter embeds it, Esc \
-            cancels). --headless runs without a window; --jsonl - then prints one JSON line per encoded frame.
+            cancels). --headless runs without a window; --jsonl - then prints one JSON line per scored frame. A \
+            frame that looks like the last encoded one is scored with its embedding ("reused"; --no-reuse turns \
+            this off).
             """
     )
 
@@ -36,14 +38,23 @@ struct Run: ParsableCommand {
     var queue = 1
     @OptionGroup var range: RangeOption
     @Option(help: "Flag frames whose scaled score (0–100) reaches this value.") var threshold: Float?
-    @Option(help: "Average the cosines over this many encoded frames.") var smooth = 1
+    @Option(help: "Average the cosines over this many scored frames.") var smooth = 1
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Score a frame that looks like the last encoded one with that frame's embedding instead of encoding it.")
+    var reuse = true
+    @Option(
+        help: ArgumentHelp(
+            "Mean grey-level difference of 32x24 thumbnails (0-255) below which a frame counts as unchanged.",
+            valueName: "levels"))
+    var reuseThreshold = FrameSignature.defaultThreshold
     @Flag(help: "No window: results go only to --jsonl / --csv.") var headless = false
     @Option(
         help: ArgumentHelp(
-            "Write one JSON line per encoded frame to a file, or - for standard output.",
+            "Write one JSON line per scored frame to a file, or - for standard output.",
             valueName: "file|-"))
     var jsonl: String?
-    @Option(help: ArgumentHelp("Write one CSV row per encoded frame.", valueName: "file")) var csv: String?
+    @Option(help: ArgumentHelp("Write one CSV row per scored frame.", valueName: "file")) var csv: String?
     @Option(help: ArgumentHelp("A TrueType/OpenType font for the overlay.", valueName: "file")) var font: String?
     @Option(help: "End after this many captured frames.") var frames: Int?
     @Option(help: ArgumentHelp("When the run ends, save the window as a PNG image.", valueName: "file"))
@@ -66,6 +77,10 @@ struct Run: ParsableCommand {
         if smooth < 1 { throw ValidationError("--smooth must be at least 1, not \(smooth)") }
         if let threshold, !(0...100).contains(threshold) {
             throw ValidationError("--threshold is a scaled score between 0 and 100, not \(threshold)")
+        }
+        if !(reuseThreshold >= 0 && reuseThreshold <= 255) {
+            throw ValidationError(
+                "--reuse-threshold is a grey-level difference between 0 and 255, not \(reuseThreshold)")
         }
         if let frames, frames < 1 { throw ValidationError("--frames must be at least 1, not \(frames)") }
         if headless && screenshot != nil { throw ValidationError("--screenshot needs the window; drop --headless") }
@@ -93,7 +108,8 @@ struct Run: ParsableCommand {
         let window = try Run.parseSize(windowSize, option: "--window-size")
         let settings = PipelineSettings(
             source: source, capture: capture, queueCapacity: queue, prompts: texts, range: range.range,
-            threshold: threshold, smooth: smooth, maxFrames: frames, headless: headless, fontPath: font,
+            threshold: threshold, smooth: smooth, reuseThreshold: reuse ? reuseThreshold : nil, maxFrames: frames,
+            headless: headless, fontPath: font,
             screenshotPath: screenshot, windowSize: PixelSize(width: window.width, height: window.height))
         var sinks: [any ResultSink] = []
         if let jsonl { sinks.append(try JSONLSink(path: jsonl)) }
@@ -104,6 +120,7 @@ struct Run: ParsableCommand {
             let summary = try pipeline.run(engine: engine, sinks: sinks)
             printError(
                 "clipcam: \(summary.captured) frames captured, \(summary.encoded) encoded, \(summary.dropped) dropped"
+                    + (summary.reused > 0 ? ", \(summary.reused) reused" : "")
                     + (summary.interrupted ? " (stopped)" : ""))
         } catch {
             printError("error: \(error)")

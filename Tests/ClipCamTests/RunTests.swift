@@ -60,7 +60,7 @@ import Testing
         let csv = folder.appendingPathComponent("scores.csv")
         let result = try clipcam([
             "run", "--model", model, "--prompts", try twoPromptFile(in: folder), "--source", video.path, "--fast",
-            "--headless", "--jsonl", "-", "--csv", csv.path,
+            "--no-reuse", "--headless", "--jsonl", "-", "--csv", csv.path,
         ])
         #expect(result.status == 0, "clipcam run failed: \(result.stderr)")
         let lines = try jsonLines(result.stdout)
@@ -70,10 +70,11 @@ import Testing
         #expect(result.stderr.contains("40 frames captured, \(lines.count) encoded, \(dropped) dropped"))
         let rows = try String(contentsOf: csv, encoding: .utf8).split(separator: "\n")
         #expect(rows.count == lines.count + 1)
-        #expect(rows.first?.hasPrefix("frame,timestamp,label,flagged,encode_ms,dropped,cosine: \(promptA),") == true)
+        #expect(rows.first?.hasPrefix("frame,timestamp,label,flagged,encode_ms,dropped,reused,cosine: \(promptA),") == true)
         for (row, line) in zip(rows.dropFirst(), lines) {
             let fields = row.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            #expect(fields.count == 6 + 2 * 3)
+            #expect(fields.count == 7 + 2 * 3)
+            #expect(fields[6] == "0")
             #expect(Int(fields[0]) == line["frame"] as? Int)
             #expect(fields[2] == line["label"] as? String)
         }
