@@ -70,7 +70,8 @@ import Testing
         #expect(result.stderr.contains("40 frames captured, \(lines.count) encoded, \(dropped) dropped"))
         let rows = try String(contentsOf: csv, encoding: .utf8).split(separator: "\n")
         #expect(rows.count == lines.count + 1)
-        #expect(rows.first?.hasPrefix("frame,timestamp,label,flagged,encode_ms,dropped,reused,cosine: \(promptA),") == true)
+        #expect(
+            rows.first?.hasPrefix("frame,timestamp,label,flagged,encode_ms,dropped,reused,cosine: \(promptA),") == true)
         for (row, line) in zip(rows.dropFirst(), lines) {
             let fields = row.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             #expect(fields.count == 7 + 2 * 3)
