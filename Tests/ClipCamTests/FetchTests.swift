@@ -45,13 +45,28 @@ final class LocalServer {
 }
 
 @Suite(.serialized) struct FetchTests {
-    /// Lays out `files` as the hub does: ROOT/REPO/resolve/main/FILE.
-    func hub(_ files: [String: Data]) throws -> URL {
+    /// Serves `files` as the hub does (ROOT/test/tiny-clip/resolve/main/FILE) on loopback and runs
+    /// `clipcam model fetch` of that repository into `TARGET/model`; `check` gets the run, TARGET and a way
+    /// to fetch again from the same hub. Everything is removed afterwards.
+    func fetchFromLocalHub(
+        _ files: [String: Data], check: (RunResult, URL, () throws -> RunResult) throws -> Void
+    ) throws {
         let root = try temporaryFolder("hub")
+        let target = try temporaryFolder("fetch")
+        defer {
+            try? FileManager.default.removeItem(at: root)
+            try? FileManager.default.removeItem(at: target)
+        }
         let folder = root.appendingPathComponent("test/tiny-clip/resolve/main")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         for (name, data) in files { try data.write(to: folder.appendingPathComponent(name)) }
-        return root
+        let server = try LocalServer(root: root)
+        let fetch = {
+            try clipcam(
+                ["model", "fetch", "--repo", "test/tiny-clip", "--out", target.appendingPathComponent("model").path],
+                environment: ["HF_ENDPOINT": server.endpoint])
+        }
+        try check(try fetch(), target, fetch)
     }
 
     func fixtureFiles() throws -> [String: Data] {
@@ -64,67 +79,40 @@ final class LocalServer {
 
     @Test func fetchDownloadsChecksAndRenames() throws {
         let files = try fixtureFiles()
-        let root = try hub(files)
-        let target = try temporaryFolder("fetch")
-        defer {
-            try? FileManager.default.removeItem(at: root)
-            try? FileManager.default.removeItem(at: target)
-        }
-        let server = try LocalServer(root: root)
-        let out = target.appendingPathComponent("model")
-        let run = try clipcam(
-            ["model", "fetch", "--repo", "test/tiny-clip", "--out", out.path],
-            environment: ["HF_ENDPOINT": server.endpoint])
-        #expect(run.status == 0, "\(run.stderr)")
-        for (name, data) in files {
-            #expect(try Data(contentsOf: out.appendingPathComponent(name)) == data, "\(name) differs")
-        }
-        #expect(run.stderr.contains("model.safetensors ["), "no progress bar in: \(run.stderr)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: target.path) == ["model"])
+        try fetchFromLocalHub(files) { run, target, fetchAgain throws in
+            #expect(run.status == 0, "\(run.stderr)")
+            let out = target.appendingPathComponent("model")
+            for (name, data) in files {
+                #expect(try Data(contentsOf: out.appendingPathComponent(name)) == data, "\(name) differs")
+            }
+            #expect(run.stderr.contains("model.safetensors ["), "no progress bar in: \(run.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: target.path) == ["model"])
 
-        // A second fetch refuses to overwrite without --force.
-        let again = try clipcam(
-            ["model", "fetch", "--repo", "test/tiny-clip", "--out", out.path],
-            environment: ["HF_ENDPOINT": server.endpoint])
-        #expect(again.status != 0 && again.stderr.contains("--force"))
+            // A second fetch refuses to overwrite without --force.
+            let again = try fetchAgain()
+            #expect(again.status != 0 && again.stderr.contains("--force"))
+        }
     }
 
     @Test func aCorruptDownloadLeavesNothingBehind() throws {
         var files = try fixtureFiles()
         files["model.safetensors"] = files["model.safetensors"]!.prefix(5000)
-        let root = try hub(files)
-        let target = try temporaryFolder("fetch-bad")
-        defer {
-            try? FileManager.default.removeItem(at: root)
-            try? FileManager.default.removeItem(at: target)
+        try fetchFromLocalHub(files) { run, target, _ throws in
+            #expect(run.status != 0)
+            #expect(run.stderr.contains("not a usable CLIP model"))
+            #expect(run.stderr.contains("model.safetensors"))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: target.path).isEmpty)
         }
-        let server = try LocalServer(root: root)
-        let out = target.appendingPathComponent("model")
-        let run = try clipcam(
-            ["model", "fetch", "--repo", "test/tiny-clip", "--out", out.path],
-            environment: ["HF_ENDPOINT": server.endpoint])
-        #expect(run.status != 0)
-        #expect(run.stderr.contains("not a usable CLIP model"))
-        #expect(run.stderr.contains("model.safetensors"))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: target.path).isEmpty)
     }
 
     @Test func aMissingFileIsAnHTTPError() throws {
         var files = try fixtureFiles()
         files["merges.txt"] = nil
-        let root = try hub(files)
-        let target = try temporaryFolder("fetch-404")
-        defer {
-            try? FileManager.default.removeItem(at: root)
-            try? FileManager.default.removeItem(at: target)
+        try fetchFromLocalHub(files) { run, target, _ throws in
+            #expect(run.status != 0)
+            #expect(run.stderr.contains("merges.txt failed: HTTP 404"))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: target.path).isEmpty)
         }
-        let server = try LocalServer(root: root)
-        let run = try clipcam(
-            ["model", "fetch", "--repo", "test/tiny-clip", "--out", target.appendingPathComponent("m").path],
-            environment: ["HF_ENDPOINT": server.endpoint])
-        #expect(run.status != 0)
-        #expect(run.stderr.contains("merges.txt failed: HTTP 404"))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: target.path).isEmpty)
     }
 
     @Test func noNetworkFailsQuicklyWithAClearMessage() throws {
