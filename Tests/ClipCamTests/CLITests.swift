@@ -127,6 +127,28 @@ func maxDifference(_ a: [[Float]], _ b: [[Float]]) -> Float {
         }
     }
 
+    /// JPEG and BMP files decode through SDL2_image like PNGs: BMP (lossless) to the same embedding, JPEG close.
+    @Test func jpegAndBmpFilesAreRead() throws {
+        let folder = try temporaryFolder("formats")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let png = Repo.images.appendingPathComponent("gradient-320x240.png").path
+        let jpg = folder.appendingPathComponent("gradient.jpg").path
+        let bmp = folder.appendingPathComponent("gradient.bmp").path
+        for (out, format) in [(jpg, "JPG:"), (bmp, "BMP3:")] {
+            let made = try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["convert", png, format + out])
+            try #require(made.status == 0, "ImageMagick's convert failed (scripts/setup installs it): \(made.stderr)")
+        }
+        let run = try clipcam([
+            "embed-image", "--normalize", "--model", Repo.model("tiny-gelu-f16").path, png, bmp, jpg,
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let e = try parseEmbeddings(run.stdout)
+        #expect(e.count == 3)
+        #expect(e[1] == e[0])
+        #expect(Scoring.dot(e[2], e[0]) > 0.99)
+        #expect(e[2] != e[0])
+    }
+
     @Test func missingModelSaysHowToGetOne() throws {
         let folder = try temporaryFolder("nomodel")
         defer { try? FileManager.default.removeItem(at: folder) }
