@@ -208,3 +208,17 @@ func maxDifference(_ a: [[Float]], _ b: [[Float]]) -> Float {
         #expect(leftovers == ["tiny"])
     }
 }
+
+@Test func benchReportsMediansAndTheRooflineAsJSON() throws {
+    let run = try clipcam(
+        ["bench", "--model", Repo.model("tiny-quickgelu-f32").path, "--runs", "3", "--threads", "1", "--json"])
+    #expect(run.status == 0, "\(run.stderr)")
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    func number(_ key: String) throws -> Double { try #require((object[key] as? NSNumber)?.doubleValue, "\(key)") }
+    #expect(object["threads"] as? Int == 1)
+    let imageMs = try number("image_ms")
+    #expect(imageMs > 0)
+    #expect(abs(try number("images_per_s") - 1000 / imageMs) / (1000 / imageMs) < 0.01)
+    #expect(try number("sgemm_gflops") > 0)
+    #expect(try number("text_short_ms") > 0 && number("text_77_tokens_ms") > 0)
+}
