@@ -1,6 +1,7 @@
 // Similarity and labels as the reference computes them: cosine of L2-normalised embeddings
 // (transformers `CLIPModel.forward`), multi-prompt probabilities as softmax(exp(logit_scale) · cosine),
 // and the Roboflow demo's heuristic that maps a cosine of 0.15–0.40 to 0–100 %.
+import CLIPModel
 import Foundation
 
 /// The cosine range that is stretched to 0–100 %. CLIP cosines between an image and a caption sit roughly
@@ -27,15 +28,8 @@ public struct ScoreRange: Sendable, Equatable, CustomStringConvertible {
 }
 
 public enum Scoring {
-    /// `v / |v|`; a zero vector stays zero.
-    public static func l2Normalized(_ v: [Float]) -> [Float] {
-        var sum: Double = 0
-        for x in v { sum += Double(x) * Double(x) }
-        let norm = sum.squareRoot()
-        guard norm > 0 else { return v }
-        let inv = Float(1 / norm)
-        return v.map { $0 * inv }
-    }
+    /// `v / |v|`; a zero vector stays zero (the model's own normalisation).
+    public static func l2Normalized(_ v: [Float]) -> [Float] { CLIPModel.l2Normalized(v) }
 
     /// Dot product; the cosine when both vectors are L2-normalised.
     public static func dot(_ a: [Float], _ b: [Float]) -> Float {

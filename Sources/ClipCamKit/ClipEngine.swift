@@ -41,6 +41,11 @@ public final class ClipEngine {
     public var isRandom: Bool { model.configuration.isRandom }
     public var logitScale: Float { model.logitScale }
 
+    /// What to tell the user when `text` was cut to the model's context.
+    public static func truncationWarning(_ text: String) -> String {
+        "warning: the prompt \"\(text)\" is longer than CLIP's 77 tokens; only its start is used"
+    }
+
     public static let randomWarning =
         "this model has RANDOM weights (made by `clipcam model random`): scores are meaningless"
 

@@ -84,7 +84,7 @@ public final class EncoderWorker: Sendable {
         prompts.map { text in
             let prompt = engine.embedPrompt(text)
             if prompt.truncated {
-                log("warning: the prompt \"\(text)\" is longer than CLIP's 77 tokens; only its start is used")
+                log(ClipEngine.truncationWarning(text))
             }
             return prompt
         }

@@ -53,9 +53,7 @@ struct EmbedText: ParsableCommand {
         var rows: [String] = []
         for text in texts {
             let (raw, tokens) = engine.textEmbedding(text)
-            if tokens.truncated {
-                printError("warning: \"\(text)\" is longer than CLIP's 77 tokens; only its start is used")
-            }
+            warnIfTruncated(text, tokens.truncated)
             rows.append(JSONText.array(normalize ? Scoring.l2Normalized(raw) : raw))
         }
         print("{\"embeddings\": [" + rows.joined(separator: ", ") + "]}")

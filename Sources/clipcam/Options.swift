@@ -48,9 +48,12 @@ extension ClipEngine {
     /// Embeds a prompt, warning when it was longer than the model's context.
     func embedPromptWarning(_ text: String) -> PromptEmbedding {
         let prompt = embedPrompt(text)
-        if prompt.truncated {
-            printError("warning: the prompt \"\(text)\" is longer than CLIP's 77 tokens; only its start is used")
-        }
+        warnIfTruncated(text, prompt.truncated)
         return prompt
     }
+}
+
+/// Warns on standard error that a text was cut to CLIP's context.
+func warnIfTruncated(_ text: String, _ truncated: Bool) {
+    if truncated { printError(ClipEngine.truncationWarning(text)) }
 }
