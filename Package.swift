@@ -1,10 +1,17 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Release builds use the host's vector units (AVX2/FMA on x86-64) so that SIMD code compiles to vector
-// instructions instead of per-lane libm calls.
+// Release builds of the numeric targets are compiled for AVX2 + FMA on x86-64 (every Intel CPU since Haswell,
+// 2013, and every AMD since Zen), so that SIMD code becomes 8-lane vector instructions and fused multiply-adds
+// instead of per-lane libm calls. `clipcam` itself is built for the baseline and checks the CPU before loading a
+// model (ClipEngine.checkCPU).
+#if arch(x86_64)
+    let vectorFlags = ["-target-cpu", "haswell"]
+#else
+    let vectorFlags: [String] = []
+#endif
 let fastMath: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))
+    .unsafeFlags(["-Ounchecked", "-wmo"] + vectorFlags, .when(configuration: .release))
 ]
 
 let package = Package(

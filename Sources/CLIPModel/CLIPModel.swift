@@ -9,22 +9,32 @@ public final class CLIPModel {
     /// The folder the model was loaded from.
     public let directory: URL
 
+    /// Threads each encoding is shared among (the calling thread and `threads − 1` helpers).
+    public var threads: Int { pool.threads }
+
+    private let pool: WorkerPool
     private let vision: VisionEncoder
     private let text: TextEncoder
     private let logitScaleValue: Float
+    private let clock = StageClock()
+
+    /// The default thread count: every core this process may use.
+    public static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
 
     /// Loads `config.json` and `model.safetensors` from `directory`, verifying every tensor against the
-    /// configuration.
-    public init(directory: URL) throws {
+    /// configuration, and packs the weights for the encoders' kernels.
+    public init(directory: URL, threads: Int = CLIPModel.defaultThreads) throws {
         let configuration = try CLIPConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
         let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
         let weights = try CLIPWeights(file: file, configuration: configuration)
         self.configuration = configuration
         self.directory = directory
+        let pool = WorkerPool(threads: threads)
+        self.pool = pool
         vision = VisionEncoder(
-            weights: weights.vision, projection: weights.visualProjection,
-            config: configuration.vision)
-        text = TextEncoder(weights: weights.text, projection: weights.textProjection, config: configuration.text)
+            weights: weights.vision, projection: weights.visualProjection, config: configuration.vision, pool: pool)
+        text = TextEncoder(
+            weights: weights.text, projection: weights.textProjection, config: configuration.text, pool: pool)
         logitScaleValue = weights.logitScale.pointer[0]
     }
 
@@ -45,6 +55,15 @@ public final class CLIPModel {
     /// Allocates nothing.
     public func encodeImage(pixels: UnsafePointer<Float>, into embedding: UnsafeMutablePointer<Float>) {
         vision.encode(pixels: pixels, into: embedding)
+    }
+
+    /// `encodeImage(pixels:into:)`, also returning the seconds spent in each stage of it.
+    public func encodeImageTimed(
+        pixels: UnsafePointer<Float>, into embedding: UnsafeMutablePointer<Float>
+    ) -> [EncoderStage: Double] {
+        clock.reset()
+        vision.encode(pixels: pixels, into: embedding, clock: clock)
+        return clock.byStage
     }
 
     /// Encodes one image given as 3 × S × S normalised floats; returns the projected, not normalised, vector.

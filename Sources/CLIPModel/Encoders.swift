@@ -1,32 +1,39 @@
 // CLIP's two towers (transformers 5.23 modeling_clip.py CLIPVisionEmbeddings + CLIPVisionTransformer,
 // CLIPTextEmbeddings + CLIPTextTransformer, and the projections of CLIPModel.get_image_features /
 // get_text_features). Deviations: the patch convolution is one product over im2col'd patches; the text tower
-// runs only the prefix up to the pooled token (exact, since attention is causal) and normalises only that row.
+// runs only the prefix up to the pooled token (exact, since attention is causal); both towers finish only the
+// pooled row in their last block (see Transformer.swift) and normalise only that row.
 
 /// Image → projected embedding.
 final class VisionEncoder {
     let config: VisionConfig
     private let weights: VisionWeights
-    private let projection: FloatTensor  // [D, W]
+    private let patchEmbedding: PackedLinear  // [W, 3·P·P]
+    private let projection: PackedLinear  // [D, W]
     private let stack: TransformerStack
     private let patches: Buffer  // [grid² × 3·P·P], one patch per row in (channel, y, x) order
     private let pooled: Buffer  // [W]
 
-    init(weights: VisionWeights, projection: FloatTensor, config: VisionConfig) {
+    init(weights: VisionWeights, projection: FloatTensor, config: VisionConfig, pool: WorkerPool) {
         self.config = config
         self.weights = weights
-        self.projection = projection
+        let patchLength = config.numChannels * config.patchSize * config.patchSize
+        patchEmbedding = PackedLinear(
+            weight: weights.patchEmbedding.pointer, bias: nil, outputs: config.hiddenSize, inputs: patchLength)
+        self.projection = PackedLinear(
+            weight: projection.pointer, bias: nil, outputs: projection.shape[0], inputs: projection.shape[1])
         stack = TransformerStack(
-            layers: weights.layers, tower: TensorName.vision, width: config.hiddenSize,
-            heads: config.numAttentionHeads, intermediate: config.intermediateSize, activation: config.hiddenAct,
-            eps: config.layerNormEps, maxTokens: config.tokenCount)
+            layers: weights.layers, width: config.hiddenSize, heads: config.numAttentionHeads,
+            intermediate: config.intermediateSize, activation: config.hiddenAct, eps: config.layerNormEps,
+            maxTokens: config.tokenCount, pool: pool)
         let patchSize = config.patchSize
         patches = Buffer(config.gridSize * config.gridSize * config.numChannels * patchSize * patchSize)
         pooled = Buffer(config.hiddenSize)
     }
 
     /// `pixels`: channels × S × S, normalised. Writes D floats to `embedding`.
-    func encode(pixels: UnsafePointer<Float>, into embedding: UnsafeMutablePointer<Float>) {
+    func encode(pixels: UnsafePointer<Float>, into embedding: UnsafeMutablePointer<Float>, clock: StageClock? = nil) {
+        clock?.start()
         let size = config.imageSize
         let patch = config.patchSize
         let grid = config.gridSize
@@ -49,24 +56,25 @@ final class VisionEncoder {
 
         let hidden = stack.hidden.pointer
         hidden.update(from: weights.classEmbedding.pointer, count: width)
-        Kernels.linear(
-            patches.pointer, rows: grid * grid, inputs: patchLength,
-            weight: weights.patchEmbedding.pointer, bias: nil, outputs: width, into: hidden + width)
+        precondition(patchEmbedding.inputs == patchLength)
+        stack.product(patches.pointer, rows: grid * grid, patchEmbedding, into: hidden + width)
         let tokens = config.tokenCount
         let position = weights.positionEmbedding.pointer
         for i in 0..<(tokens * width) { hidden[i] += position[i] }
+        clock?.mark(.patchEmbedding)
         Kernels.layerNorm(
             hidden, rows: tokens, width: width, weight: weights.preLayerNorm.weight.pointer,
             bias: weights.preLayerNorm.bias.pointer, eps: config.layerNormEps, into: hidden)
+        clock?.mark(.layerNorm)
 
-        stack.run(tokens: tokens, causal: false)
+        stack.run(tokens: tokens, causal: false, onlyRow: 0, clock: clock)
 
         Kernels.layerNorm(
             hidden, rows: 1, width: width, weight: weights.postLayerNorm.weight.pointer,
             bias: weights.postLayerNorm.bias.pointer, eps: config.layerNormEps, into: pooled.pointer)
-        Kernels.linear(
-            pooled.pointer, rows: 1, inputs: width, weight: projection.pointer, bias: nil,
-            outputs: projection.shape[0], into: embedding)
+        clock?.mark(.layerNorm)
+        stack.product(pooled.pointer, rows: 1, projection, into: embedding)
+        clock?.mark(.projection)
     }
 }
 
@@ -74,18 +82,19 @@ final class VisionEncoder {
 final class TextEncoder {
     let config: TextConfig
     private let weights: TextWeights
-    private let projection: FloatTensor  // [D, W]
+    private let projection: PackedLinear  // [D, W]
     private let stack: TransformerStack
     private let pooled: Buffer  // [W]
 
-    init(weights: TextWeights, projection: FloatTensor, config: TextConfig) {
+    init(weights: TextWeights, projection: FloatTensor, config: TextConfig, pool: WorkerPool) {
         self.config = config
         self.weights = weights
-        self.projection = projection
+        self.projection = PackedLinear(
+            weight: projection.pointer, bias: nil, outputs: projection.shape[0], inputs: projection.shape[1])
         stack = TransformerStack(
-            layers: weights.layers, tower: TensorName.text, width: config.hiddenSize,
-            heads: config.numAttentionHeads, intermediate: config.intermediateSize, activation: config.hiddenAct,
-            eps: config.layerNormEps, maxTokens: config.maxPositionEmbeddings)
+            layers: weights.layers, width: config.hiddenSize, heads: config.numAttentionHeads,
+            intermediate: config.intermediateSize, activation: config.hiddenAct, eps: config.layerNormEps,
+            maxTokens: config.maxPositionEmbeddings, pool: pool)
         pooled = Buffer(config.hiddenSize)
     }
 
@@ -126,14 +135,12 @@ final class TextEncoder {
             for i in 0..<width { row[i] = token[i] + place[i] }
         }
 
-        stack.run(tokens: tokens, causal: true)
+        stack.run(tokens: tokens, causal: true, onlyRow: pooledIndex)
 
         Kernels.layerNorm(
             hidden + pooledIndex * width, rows: 1, width: width,
             weight: weights.finalLayerNorm.weight.pointer, bias: weights.finalLayerNorm.bias.pointer,
             eps: config.layerNormEps, into: pooled.pointer)
-        Kernels.linear(
-            pooled.pointer, rows: 1, inputs: width, weight: projection.pointer, bias: nil,
-            outputs: projection.shape[0], into: embedding)
+        stack.product(pooled.pointer, rows: 1, projection, into: embedding)
     }
 }

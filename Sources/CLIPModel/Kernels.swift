@@ -1,35 +1,9 @@
-// The numeric kernels of a CLIP transformer (transformers 5.23 modeling_clip.py, activations.py): linear layers
-// and attention products on OpenBLAS `cblas_sgemm`, LayerNorm (two-pass mean/variance in Float), the numerically
-// stable softmax, and the activations. Deviation: scaling by 1/sqrt(head_dim) is folded into the Q·Kᵀ product
-// (the reference multiplies after it); the difference is rounding only.
-import COpenBLAS
+// The element-wise kernels of a CLIP transformer (transformers 5.23 modeling_clip.py, activations.py): LayerNorm
+// (two-pass mean/variance in Float), the numerically stable softmax, and the activations. The matrix products are
+// in PackedGEMM.swift, attention in Attention.swift.
 import Foundation
 
 enum Kernels {
-    /// y[rows × outputs] = x[rows × inputs] · Wᵀ + b, with W stored [outputs × inputs] (PyTorch's Linear layout).
-    /// With `accumulate` the result is added to y instead of replacing it (a fused residual add).
-    static func linear(
-        _ x: UnsafePointer<Float>, rows: Int, inputs: Int,
-        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outputs: Int,
-        into y: UnsafeMutablePointer<Float>, accumulate: Bool = false
-    ) {
-        var beta: Float = accumulate ? 1 : 0
-        if let bias {
-            for row in 0..<rows {
-                let out = y + row * outputs
-                if accumulate {
-                    for column in 0..<outputs { out[column] += bias[column] }
-                } else {
-                    out.update(from: bias, count: outputs)
-                }
-            }
-            beta = 1
-        }
-        cblas_sgemm(
-            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outputs), Int32(inputs),
-            1, x, Int32(inputs), weight, Int32(inputs), beta, y, Int32(outputs))
-    }
-
     /// LayerNorm over each row of `width` values: (x − mean) / sqrt(var + eps) · weight + bias (biased variance).
     static func layerNorm(
         _ x: UnsafePointer<Float>, rows: Int, width: Int,
@@ -48,34 +22,25 @@ enum Kernels {
         }
     }
 
-    /// Replaces each of the `count` values with the activation of it.
-    static func activate(_ activation: Activation, _ values: UnsafeMutablePointer<Float>, count: Int) {
+    /// The activation of each of eight values.
+    @inline(__always)
+    static func activate(_ activation: Activation, _ x: Lanes) -> Lanes {
+        if activation == .quickGELU { return x / (1 + exp(-1.702 * x)) }
+        var result = x
+        for lane in 0..<Lanes.scalarCount { result[lane] = activate(activation, x[lane]) }
+        return result
+    }
+
+    /// The activation of one value.
+    @inline(__always)
+    static func activate(_ activation: Activation, _ x: Float) -> Float {
         switch activation {
         case .quickGELU:
-            let raw = UnsafeMutableRawPointer(values)
-            var i = 0
-            while i + 8 <= count {
-                let x = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                raw.storeBytes(of: x / (1 + exp(-1.702 * x)), toByteOffset: i * 4, as: SIMD8<Float>.self)
-                i += 8
-            }
-            while i < count {
-                let x = values[i]
-                values[i] = x / (1 + expf(-1.702 * x))
-                i += 1
-            }
+            return x / (1 + expf(-1.702 * x))
         case .gelu:
-            let inverseSqrt2: Float = 0.70710678118654752
-            for i in 0..<count {
-                let x = values[i]
-                values[i] = 0.5 * x * (1 + erff(x * inverseSqrt2))
-            }
+            return 0.5 * x * (1 + erff(x * 0.70710678118654752))
         case .geluNew, .geluPytorchTanh:
-            let sqrt2OverPi: Float = 0.79788456080286536
-            for i in 0..<count {
-                let x = values[i]
-                values[i] = 0.5 * x * (1 + tanhf(sqrt2OverPi * (x + 0.044715 * x * x * x)))
-            }
+            return 0.5 * x * (1 + tanhf(0.79788456080286536 * (x + 0.044715 * x * x * x)))
         }
     }
 
@@ -102,35 +67,6 @@ enum Kernels {
         }
         let inverse = 1 / total
         for i in 0..<count { values[i] *= inverse }
-    }
-
-    /// Multi-head self-attention on fused projections. `qkv` is [tokens × 3·width] holding the queries, keys and
-    /// values of each token side by side; the per-head outputs are written to `context` [tokens × width].
-    /// With `causal` token i attends to tokens 0...i only. `scores` needs tokens² floats.
-    static func attention(
-        qkv: UnsafePointer<Float>, tokens: Int, width: Int, heads: Int, causal: Bool,
-        scores: UnsafeMutablePointer<Float>, context: UnsafeMutablePointer<Float>
-    ) {
-        let headDim = width / heads
-        let stride = 3 * width
-        let scale = 1 / Float(headDim).squareRoot()
-        for head in 0..<heads {
-            let queries = qkv + head * headDim
-            let keys = qkv + width + head * headDim
-            let values = qkv + 2 * width + head * headDim
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(tokens), Int32(tokens), Int32(headDim),
-                scale, queries, Int32(stride), keys, Int32(stride), 0, scores, Int32(tokens))
-            for row in 0..<tokens {
-                let rowScores = scores + row * tokens
-                let visible = causal ? row + 1 : tokens
-                softmax(rowScores, count: visible)
-                if visible < tokens { (rowScores + visible).update(repeating: 0, count: tokens - visible) }
-            }
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(tokens), Int32(headDim), Int32(tokens),
-                1, scores, Int32(tokens), values, Int32(stride), 0, context + head * headDim, Int32(width))
-        }
     }
 
     /// Σ x[i], eight lanes at a time.

@@ -25,10 +25,12 @@ public final class ClipEngine {
     private var pixels: [Float]
     private var embedding: [Float]
 
-    public init(directory: URL) throws {
+    /// `threads`: how many threads each encoding is shared among.
+    public init(directory: URL, threads: Int = CLIPModel.defaultThreads) throws {
+        try CPUCheck.verify()
         try ModelLocation.check(directory)
         self.directory = directory
-        model = try CLIPModel(directory: directory)
+        model = try CLIPModel(directory: directory, threads: threads)
         tokenizer = try CLIPTokenizer(directory: directory)
         preprocessor = ImagePreprocessor(size: model.imageSize)
         pixels = [Float](repeating: 0, count: 3 * model.imageSize * model.imageSize)

@@ -47,7 +47,7 @@ struct Bench: ParsableCommand {
         BLAS.threads = threads
 
         let loadStart = Date()
-        let engine = try ClipEngine(directory: directory)
+        let engine = try ClipEngine(directory: directory, threads: threads)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         if engine.isRandom && shape == nil { printError("warning: \(ClipEngine.randomWarning)") }
 

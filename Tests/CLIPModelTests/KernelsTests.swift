@@ -27,9 +27,14 @@ import Testing
     @Test(arguments: Activation.allCases)
     func activationsMatchTheirFormulas(activation: Activation) {
         let inputs: [Float] = (0..<203).map { Float($0) * 0.1 - 10.05 } + [-80, -30, 30, 80]
-        var values = inputs
-        values.withUnsafeMutableBufferPointer { Kernels.activate(activation, $0.baseAddress!, count: $0.count) }
-        for (x, y) in zip(inputs, values) {
+        let scalar = inputs.map { Kernels.activate(activation, $0) }
+        var lanes: [Float] = []
+        for start in stride(from: 0, to: inputs.count - 7, by: 8) {
+            let result = Kernels.activate(activation, SIMD8<Float>(inputs[start..<(start + 8)]))
+            lanes += (0..<8).map { result[$0] }
+        }
+        #expect(lanes.count >= inputs.count - 7)
+        for (x, y) in Array(zip(inputs, scalar)) + Array(zip(inputs, lanes)) {
             let d = Double(x)
             let expected: Double
             switch activation {
@@ -76,51 +81,100 @@ import Testing
         }
     }
 
-    @Test(arguments: [false, true])
-    func attentionMatchesNaive(causal: Bool) {
-        let tokens = 5, width = 12, heads = 3, headDim = 4
-        let qkv: [Float] = (0..<(tokens * 3 * width)).map { Float(($0 * 53) % 41) / 10 - 2 }
-        var scores = [Float](repeating: 0, count: tokens * tokens)
-        var context = [Float](repeating: 0, count: tokens * width)
-        Kernels.attention(
-            qkv: qkv, tokens: tokens, width: width, heads: heads, causal: causal, scores: &scores,
-            context: &context)
-        for head in 0..<heads {
-            for i in 0..<tokens {
-                let visible = causal ? i + 1 : tokens
-                var logits: [Double] = []
-                for j in 0..<visible {
-                    var dot = 0.0
-                    for d in 0..<headDim {
-                        dot +=
-                            Double(qkv[i * 3 * width + head * headDim + d])
-                            * Double(qkv[j * 3 * width + width + head * headDim + d])
+    /// Every head's attention against a Double formula, with head sizes that fill whole 16-column panels (16) and
+    /// that do not (12), on one and two threads, for every query row and for one row alone.
+    @Test(arguments: [false, true], [1, 2])
+    func attentionMatchesNaive(causal: Bool, threads: Int) {
+        for (tokens, width, heads) in [(5, 12, 3), (50, 64, 4), (13, 36, 3)] {
+            let headDim = width / heads
+            let scale = 1 / Float(headDim).squareRoot()
+            let qkv: [Float] = (0..<(tokens * 3 * width)).map { Float(($0 * 53) % 41) / 10 - 2 }
+            // The kernel takes queries already scaled (the model folds the scale into the query weights).
+            var scaled = qkv
+            for i in 0..<tokens { for c in 0..<width { scaled[i * 3 * width + c] *= scale } }
+            let pool = WorkerPool(threads: threads)
+            let scratch = (0..<threads).map { _ in AttentionScratch(headDim: headDim, maxTokens: tokens + 3) }
+            for queries in [0..<tokens, (tokens - 1)..<tokens, 0..<1] {
+                var context = [Float](repeating: .nan, count: tokens * width)
+                Attention.run(
+                    qkv: scaled, tokens: tokens, width: width, heads: heads, causal: causal, queries: queries,
+                    context: &context, scratch: scratch, pool: pool)
+                for head in 0..<heads {
+                    for i in queries {
+                        let visible = causal ? i + 1 : tokens
+                        var logits: [Double] = []
+                        for j in 0..<visible {
+                            var dot = 0.0
+                            for d in 0..<headDim {
+                                dot +=
+                                    Double(qkv[i * 3 * width + head * headDim + d])
+                                    * Double(qkv[j * 3 * width + width + head * headDim + d])
+                            }
+                            logits.append(dot / Double(headDim).squareRoot())
+                        }
+                        let maximum = logits.max()!
+                        let weights = logits.map { Foundation.exp($0 - maximum) }
+                        let total = weights.reduce(0, +)
+                        for d in 0..<headDim {
+                            var expected = 0.0
+                            for j in 0..<visible {
+                                expected +=
+                                    weights[j] / total * Double(qkv[j * 3 * width + 2 * width + head * headDim + d])
+                            }
+                            let got = Double(context[i * width + head * headDim + d])
+                            #expect(
+                                abs(got - expected) < 2e-5,
+                                "tokens \(tokens) head \(head) row \(i) dim \(d): \(got) vs \(expected)")
+                        }
                     }
-                    logits.append(dot / Double(headDim).squareRoot())
-                }
-                let maximum = logits.max()!
-                let weights = logits.map { Foundation.exp($0 - maximum) }
-                let total = weights.reduce(0, +)
-                for d in 0..<headDim {
-                    var expected = 0.0
-                    for j in 0..<visible {
-                        expected += weights[j] / total * Double(qkv[j * 3 * width + 2 * width + head * headDim + d])
-                    }
-                    #expect(abs(Double(context[i * width + head * headDim + d]) - expected) < 1e-5)
                 }
             }
         }
     }
 
-    @Test func linearAddsBiasAndAccumulates() {
-        // x [2×3], W [2×3] (outputs × inputs), b [2]
-        let x: [Float] = [1, 2, 3, 4, 5, 6]
-        let w: [Float] = [1, 0, -1, 0.5, 0.5, 0.5]
-        let b: [Float] = [10, 20]
-        var y = [Float](repeating: 99, count: 4)
-        Kernels.linear(x, rows: 2, inputs: 3, weight: w, bias: b, outputs: 2, into: &y)
-        #expect(y == [8, 23, 8, 27.5])
-        Kernels.linear(x, rows: 2, inputs: 3, weight: w, bias: nil, outputs: 2, into: &y, accumulate: true)
-        #expect(y == [6, 26, 6, 35])
+    /// The packed product against a Double formula over shapes with partial row blocks and partial panels, with
+    /// bias, residual accumulation and an activation, the panels shared among one to three workers.
+    @Test(arguments: [1, 2, 3])
+    func packedProductMatchesNaive(threads: Int) {
+        let pool = WorkerPool(threads: threads)
+        for (rows, inputs, outputs) in [(1, 3, 2), (5, 8, 16), (7, 19, 33), (12, 50, 40), (50, 64, 48)] {
+            let x: [Float] = (0..<(rows * inputs)).map { Float(($0 * 31) % 17) / 8 - 1 }
+            let w: [Float] = (0..<(outputs * inputs)).map { Float(($0 * 7) % 13) / 6 - 1 }
+            let b: [Float] = (0..<outputs).map { Float($0 % 5) - 2 }
+            let residual: [Float] = (0..<(rows * outputs)).map { Float($0 % 3) }
+            let linear = PackedLinear(weight: w, bias: b, outputs: outputs, inputs: inputs)
+            for (accumulate, activation) in [(false, nil), (true, nil), (false, Activation.quickGELU)] {
+                // One extra row after the output checks that nothing is written past the last row.
+                var y = residual + [Float](repeating: 7, count: outputs)
+                let output = ProductOutput(
+                    pointer: &y, stride: outputs, accumulate: accumulate, activation: activation)
+                pool.run { worker in
+                    PackedGEMM.multiply(
+                        x, rows: rows, lda: inputs, linear.weight, bias: linear.bias,
+                        panels: pool.share(of: linear.weight.panels, worker: worker), output: output)
+                }
+                for r in 0..<rows {
+                    for o in 0..<outputs {
+                        var exact = Double(b[o])
+                        for k in 0..<inputs { exact += Double(x[r * inputs + k]) * Double(w[o * inputs + k]) }
+                        if accumulate { exact += Double(residual[r * outputs + o]) }
+                        if activation != nil { exact = exact / (1 + Foundation.exp(-1.702 * exact)) }
+                        #expect(abs(Double(y[r * outputs + o]) - exact) < 1e-4 * max(1, abs(exact)))
+                    }
+                }
+                #expect(y[(rows * outputs)...].allSatisfy { $0 == 7 }, "\(rows)×\(outputs): wrote past the end")
+            }
+        }
+    }
+
+    @Test func poolSharesCoverEveryItemOnce() {
+        for threads in 1...4 {
+            let pool = WorkerPool(threads: threads)
+            for count in [0, 1, 3, 48, 49] {
+                let shares = (0..<threads).map { pool.share(of: count, worker: $0) }
+                #expect(shares.flatMap { Array($0) } == Array(0..<count))
+                #expect(shares.map(\.count).max()! - shares.map(\.count).min()! <= 1)
+            }
+        }
     }
 }

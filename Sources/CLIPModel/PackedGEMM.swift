@@ -1,0 +1,258 @@
+// The encoder's matrix kernel: C[rows × N] = A[rows × K] · Wᵀ (+ bias, + C, then an activation), with W packed
+// once at load into panels of 16 outputs. A 5 × 16 block of C lives in ten 8-lane registers while K is walked;
+// each step loads two vectors of the panel and broadcasts one value of each of the five rows of A. Five rows fit
+// a ViT-B/32 image exactly (50 tokens) and keep the 16 vector registers of AVX2 busy with 10 independent sums.
+// Bias, the residual add and the activation are applied to each block as it leaves the registers.
+
+import Foundation
+
+typealias Lanes = SIMD8<Float>
+
+/// Panels of 16 outputs: panel p holds, for each input k, the 16 weights W[16p ..< 16p + 16][k] side by side.
+/// Outputs past the last whole panel are zero.
+final class PackedPanels {
+    static let width = 16
+    /// K: floats per output.
+    private(set) var depth: Int
+    /// N: outputs.
+    private(set) var outputs: Int
+    var panels: Int { (outputs + Self.width - 1) / Self.width }
+    let pointer: UnsafeMutablePointer<Float>
+    /// Floats allocated.
+    let capacity: Int
+
+    init(depth: Int, outputs: Int) {
+        self.depth = depth
+        self.outputs = outputs
+        let count = max((outputs + Self.width - 1) / Self.width * depth * Self.width, 1)
+        capacity = count
+        pointer = Self.allocate(floats: count)
+        // Only a partial last panel has slots that packing does not fill.
+        if outputs % Self.width != 0 {
+            let last = (outputs / Self.width) * depth * Self.width
+            (pointer + last).initialize(repeating: 0, count: count - last)
+        }
+    }
+
+    /// 64-byte aligned memory; large blocks are 2 MiB aligned and offered to the kernel as huge pages, which
+    /// makes the first touch of the weights and the TLB misses of streaming them several times cheaper.
+    private static func allocate(floats: Int) -> UnsafeMutablePointer<Float> {
+        let bytes = floats * 4
+        let huge = 2 << 20
+        var raw: UnsafeMutableRawPointer?
+        let alignment = bytes >= huge ? huge : 64
+        let status = posix_memalign(&raw, alignment, bytes)
+        guard status == 0, let raw else { fatalError("out of memory for \(bytes) bytes of weights") }
+        if bytes >= huge { _ = madvise(raw, bytes / huge * huge, MADV_HUGEPAGE) }
+        return raw.bindMemory(to: Float.self, capacity: floats)
+    }
+
+    deinit {
+        free(pointer)
+    }
+
+    /// Reuses scratch panels for a smaller product (attention over fewer tokens than the most).
+    func reshape(depth: Int, outputs: Int) {
+        precondition((outputs + Self.width - 1) / Self.width * depth * Self.width <= capacity, "panels too small")
+        self.depth = depth
+        self.outputs = outputs
+    }
+
+    /// Packs W stored [outputs × depth] row-major (PyTorch's Linear layout).
+    convenience init(weight: UnsafePointer<Float>, outputs: Int, depth: Int) {
+        self.init(depth: depth, outputs: outputs)
+        packRows(weight, rowStride: depth, outputs: 0..<outputs)
+    }
+
+    /// Stores rows `outputs` of a matrix whose row o (length `depth`, at `source + o·rowStride`) is output o.
+    func packRows(_ source: UnsafePointer<Float>, rowStride: Int, outputs: Range<Int>) {
+        for output in outputs {
+            let row = source + output * rowStride
+            let panel = pointer + (output / Self.width) * depth * Self.width + output % Self.width
+            for k in 0..<depth { panel[k * Self.width] = row[k] }
+        }
+    }
+
+    /// Stores a matrix given input-major: input k's `outputs` values at `source + k·rowStride`, output o at
+    /// offset o. This is V in the attention product context = P · V.
+    func packColumns(_ source: UnsafePointer<Float>, rowStride: Int) {
+        for panel in 0..<panels {
+            let first = panel * Self.width
+            let count = min(Self.width, outputs - first)
+            let target = pointer + panel * depth * Self.width
+            for k in 0..<depth {
+                (target + k * Self.width).update(from: source + k * rowStride + first, count: count)
+            }
+        }
+    }
+
+    func panel(_ index: Int) -> UnsafePointer<Float> { UnsafePointer(pointer + index * depth * Self.width) }
+}
+
+/// A linear layer in run-time form: packed weight and bias padded to whole panels.
+final class PackedLinear {
+    let weight: PackedPanels
+    /// panels × 16 floats, or nil.
+    let bias: UnsafeMutablePointer<Float>?
+
+    var inputs: Int { weight.depth }
+    var outputs: Int { weight.outputs }
+
+    init(weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outputs: Int, inputs: Int) {
+        self.weight = PackedPanels(weight: weight, outputs: outputs, depth: inputs)
+        if let bias {
+            let padded = UnsafeMutablePointer<Float>.allocate(capacity: self.weight.panels * PackedPanels.width)
+            padded.initialize(repeating: 0, count: self.weight.panels * PackedPanels.width)
+            padded.update(from: bias, count: outputs)
+            self.bias = padded
+        } else {
+            self.bias = nil
+        }
+    }
+
+    convenience init(_ weights: LinearWeights) {
+        self.init(
+            weight: weights.weight.pointer, bias: weights.bias?.pointer, outputs: weights.weight.shape[0],
+            inputs: weights.weight.shape[1])
+    }
+
+    deinit {
+        bias?.deallocate()
+    }
+}
+
+/// Where a product's result goes and what happens to it on the way.
+struct ProductOutput {
+    var pointer: UnsafeMutablePointer<Float>
+    /// Floats between rows.
+    var stride: Int
+    /// Add to what is there (a residual connection) instead of replacing it.
+    var accumulate = false
+    var activation: Activation?
+}
+
+enum PackedGEMM {
+    static let blockRows = 5
+
+    /// C = A · Wᵀ over `panels` of W, for `rows` rows of A (`lda` floats apart), one thread.
+    static func multiply(
+        _ a: UnsafePointer<Float>, rows: Int, lda: Int, _ w: PackedPanels, bias: UnsafePointer<Float>?,
+        panels: Range<Int>, output: ProductOutput
+    ) {
+        for panel in panels {
+            let columns = min(PackedPanels.width, w.outputs - panel * PackedPanels.width)
+            let panelBias = bias.map { UnsafePointer($0 + panel * PackedPanels.width) }
+            var row = 0
+            while row < rows {
+                block(
+                    a + row * lda, rows: min(blockRows, rows - row), lda: lda, panel: w.panel(panel), depth: w.depth,
+                    bias: panelBias, output: output.pointer + row * output.stride + panel * PackedPanels.width,
+                    stride: output.stride, columns: columns, accumulate: output.accumulate,
+                    activation: output.activation)
+                row += blockRows
+            }
+        }
+    }
+
+    /// One block of up to 5 rows × up to 16 columns. Missing rows repeat the last row (computed, not stored).
+    @inline(__always)
+    static func block(
+        _ a: UnsafePointer<Float>, rows: Int, lda: Int, panel: UnsafePointer<Float>, depth: Int,
+        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, stride: Int, columns: Int,
+        accumulate: Bool, activation: Activation?
+    ) {
+        var a0 = a
+        var a1 = a + min(1, rows - 1) * lda
+        var a2 = a + min(2, rows - 1) * lda
+        var a3 = a + min(3, rows - 1) * lda
+        var a4 = a + min(4, rows - 1) * lda
+        var c00 = Lanes(), c01 = Lanes(), c10 = Lanes(), c11 = Lanes(), c20 = Lanes()
+        var c21 = Lanes(), c30 = Lanes(), c31 = Lanes(), c40 = Lanes(), c41 = Lanes()
+        let weights = UnsafeRawPointer(panel)
+        var offset = 0
+        for _ in 0..<depth {
+            let w0 = weights.load(fromByteOffset: offset, as: Lanes.self)
+            let w1 = weights.load(fromByteOffset: offset + 32, as: Lanes.self)
+            offset += 64
+            var x = Lanes(repeating: a0.pointee)
+            c00 = c00.addingProduct(x, w0)
+            c01 = c01.addingProduct(x, w1)
+            x = Lanes(repeating: a1.pointee)
+            c10 = c10.addingProduct(x, w0)
+            c11 = c11.addingProduct(x, w1)
+            x = Lanes(repeating: a2.pointee)
+            c20 = c20.addingProduct(x, w0)
+            c21 = c21.addingProduct(x, w1)
+            x = Lanes(repeating: a3.pointee)
+            c30 = c30.addingProduct(x, w0)
+            c31 = c31.addingProduct(x, w1)
+            x = Lanes(repeating: a4.pointee)
+            c40 = c40.addingProduct(x, w0)
+            c41 = c41.addingProduct(x, w1)
+            a0 += 1
+            a1 += 1
+            a2 += 1
+            a3 += 1
+            a4 += 1
+        }
+        let b0: Lanes, b1: Lanes
+        if let bias {
+            b0 = UnsafeRawPointer(bias).loadUnaligned(as: Lanes.self)
+            b1 = UnsafeRawPointer(bias).loadUnaligned(fromByteOffset: 32, as: Lanes.self)
+        } else {
+            b0 = Lanes()
+            b1 = Lanes()
+        }
+        finish(c00 + b0, c01 + b1, into: output, columns: columns, accumulate: accumulate, activation: activation)
+        if rows > 1 {
+            finish(
+                c10 + b0, c11 + b1, into: output + stride, columns: columns, accumulate: accumulate,
+                activation: activation)
+        }
+        if rows > 2 {
+            finish(
+                c20 + b0, c21 + b1, into: output + 2 * stride, columns: columns, accumulate: accumulate,
+                activation: activation)
+        }
+        if rows > 3 {
+            finish(
+                c30 + b0, c31 + b1, into: output + 3 * stride, columns: columns, accumulate: accumulate,
+                activation: activation)
+        }
+        if rows > 4 {
+            finish(
+                c40 + b0, c41 + b1, into: output + 4 * stride, columns: columns, accumulate: accumulate,
+                activation: activation)
+        }
+    }
+
+    /// Writes one row of a block: 16 values, or the first `columns` of them at the right edge of C.
+    @inline(__always)
+    static func finish(
+        _ low: Lanes, _ high: Lanes, into target: UnsafeMutablePointer<Float>, columns: Int, accumulate: Bool,
+        activation: Activation?
+    ) {
+        var low = low
+        var high = high
+        let raw = UnsafeMutableRawPointer(target)
+        if columns == PackedPanels.width {
+            if accumulate {
+                low += raw.loadUnaligned(as: Lanes.self)
+                high += raw.loadUnaligned(fromByteOffset: 32, as: Lanes.self)
+            }
+            if let activation {
+                low = Kernels.activate(activation, low)
+                high = Kernels.activate(activation, high)
+            }
+            raw.storeBytes(of: low, as: Lanes.self)
+            raw.storeBytes(of: high, toByteOffset: 32, as: Lanes.self)
+        } else {
+            for column in 0..<columns {
+                var value = column < 8 ? low[column] : high[column - 8]
+                if accumulate { value += target[column] }
+                if let activation { value = Kernels.activate(activation, value) }
+                target[column] = value
+            }
+        }
+    }
+}
