@@ -85,11 +85,13 @@ public enum PipelineError: Error, CustomStringConvertible {
 /// The live pipeline: a capture thread feeds the newest frames to the encoder thread (and, with a window, to the
 /// display on the calling thread); the encoder writes each result to the sinks and keeps the newest one for the
 /// overlay. The video is drawn at the source's rate, the overlay changes at the encoder's rate.
-public final class Pipeline {
+public final class Pipeline: Sendable {
     public let settings: PipelineSettings
     private let log: @Sendable (String) -> Void
     /// Notices from the capture thread (camera gone, back), shown in the window.
     private let notices = NoticeBoard()
+    /// `stop()` was called; the running capture, once there is one.
+    private let control = Mutex<(stopRequested: Bool, runner: CaptureRunner?)>((false, nil))
 
     public init(settings: PipelineSettings, log: @escaping @Sendable (String) -> Void) {
         precondition(!settings.prompts.isEmpty, "a run needs at least one prompt")
@@ -126,6 +128,12 @@ public final class Pipeline {
             source: source, queues: [encoderQueue] + (displayQueue.map { [$0] } ?? []),
             maxFrames: settings.maxFrames)
         log("source: \(runner.name), \(runner.format)")
+        if control.withLock({ state in
+            state.runner = runner
+            return state.stopRequested
+        }) {
+            runner.stop()
+        }
 
         let encoder = EncoderWorker.start(
             engine: engine, prompts: settings.prompts, range: settings.range, threshold: settings.threshold,
@@ -155,6 +163,18 @@ public final class Pipeline {
         if let error = encoder.error { throw error }
         if let error = runner.error { throw error }
         return summary
+    }
+
+    /// Ends the run as if the source had ended: the capture stops, the encoder scores the frames already in its
+    /// queue, and the window closes. Safe from any thread, e.g. from a sink on the encoder thread (which is how
+    /// `clipcam bench` ends its pipeline run after a set number of scored frames); before `run`, the run ends
+    /// right after it starts.
+    public func stop() {
+        let runner = control.withLock { state in
+            state.stopRequested = true
+            return state.runner
+        }
+        runner?.stop()
     }
 }
 

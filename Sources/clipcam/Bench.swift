@@ -3,17 +3,35 @@ import CLIPModel
 import Capture
 import ClipCamKit
 import Foundation
+import Synchronization
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure the CLIP encoders: ms per image and per prompt, achieved GFLOP/s and the sgemm roofline.",
+        abstract:
+            "Measure clipcam: the encoders, the whole live pipeline and the start-up time to the first score.",
         discussion: """
             Times the image encoder (preprocessing a 640×480 frame and encoding it) and the text encoder, after \
             a warm-up, and reports medians. The same run measures this machine's sgemm rate, so the encoder's \
             achieved rate can be read as a fraction of it. With --shape, a random model of that shape is written \
             to a temporary folder first (scores are meaningless, timings are real).
+
+            The pipeline figure runs the live pipeline of `clipcam run`: a synthetic 640×480 source at \
+            --pipeline-fps, the encoder's queue (1 frame), the encoder and the window with its overlay, drawn \
+            through SDL's offscreen driver. Every frame is encoded (change-aware reuse is off). After \
+            \(Bench.pipelineWarmup) scored frames of warm-up it times --pipeline-frames scored frames and \
+            reports scored frames/s, ms per scored frame, the encoder thread's median ms per frame, and the \
+            frames captured, scored and dropped meanwhile.
+
+            The start-up figure, startup_to_first_score_s, is the time from spawning a fresh \
+            `clipcam run --source synthetic --headless --frames 1 --jsonl -` process (same model and threads) to \
+            its first JSON line: process start, model load, prompt embedding, capture, preprocessing, encoding \
+            and scoring. The model files are then in the page cache (this run has read them).
             """
     )
+
+    /// Scored frames of the pipeline run that are not timed.
+    static let pipelineWarmup = 2
+    static let prompt = "a photo of a coffee cup"
 
     @Option(help: ArgumentHelp("The model folder (default: as for the other commands).", valueName: "dir"))
     var model: String?
@@ -21,11 +39,21 @@ struct Bench: ParsableCommand {
     var shape: RandomModel.Shape?
     @Option(help: "OpenBLAS threads.") var threads = 2
     @Option(help: "Timed runs of each encoder (the median is reported).") var runs = 20
+    @Option(help: "Scored frames timed through the live pipeline, after the warm-up; 0 skips the pipeline figure.")
+    var pipelineFrames = 20
+    @Option(help: "Frame rate of the pipeline's synthetic source.") var pipelineFps = 30.0
+    @Option(help: "Fresh processes timed to their first score (the median is reported); 0 skips the start-up figure.")
+    var startupRuns = 1
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if runs < 1 { throw ValidationError("--runs must be at least 1") }
+        if pipelineFrames < 0 { throw ValidationError("--pipeline-frames must be 0 (skip) or more") }
+        if !(pipelineFps > 0 && pipelineFps.isFinite) {
+            throw ValidationError("--pipeline-fps must be a positive number, not \(pipelineFps)")
+        }
+        if startupRuns < 0 { throw ValidationError("--startup-runs must be 0 (skip) or more") }
         if model != nil && shape != nil { throw ValidationError("give --model or --shape, not both") }
     }
 
@@ -55,14 +83,14 @@ struct Bench: ParsableCommand {
             index: 0, timestamp: 0, width: 640, height: 480,
             bgr: (0..<(640 * 480 * 3)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) })
         let imageMs = median(runs: runs) { _ = engine.imageEmbedding(frame) }
-        let shortMs = median(runs: runs) { _ = engine.textEmbedding("a photo of a coffee cup") }
+        let shortMs = median(runs: runs) { _ = engine.textEmbedding(Bench.prompt) }
         let longText = String(repeating: "a photo of a busy street full of cars and people ", count: 12)
         let longMs = median(runs: runs) { _ = engine.textEmbedding(longText) }
 
         let flops = engine.model.configuration.imageFLOPs
         let achieved = flops / (imageMs / 1000) / 1e9
         let roofline = BLAS.sgemmGFLOPS()
-        let fields: [(String, String)] = [
+        var fields: [(String, String)] = [
             ("model", "\"\(directory.lastPathComponent)\""), ("random", "\(engine.isRandom)"),
             ("threads", "\(threads)"), ("runs", "\(runs)"),
             ("load_s", format(loadSeconds, 3)),
@@ -71,11 +99,135 @@ struct Bench: ParsableCommand {
             ("sgemm_gflops", format(roofline, 1)), ("roofline_fraction", format(achieved / roofline, 3)),
             ("text_short_ms", format(shortMs, 2)), ("text_77_tokens_ms", format(longMs, 2)),
         ]
+
+        // The engine moves to the pipeline's encoder thread; nothing above uses it afterwards.
+        let pipeline = pipelineFrames > 0 ? try measurePipeline(engine: engine) : nil
+        fields += [
+            ("pipeline_source_fps", pipeline.map { _ in format(pipelineFps, 1) } ?? "null"),
+            ("pipeline_scored_per_s", pipeline.map { format($0.scoredPerSecond, 2) } ?? "null"),
+            ("pipeline_ms_per_scored_frame", pipeline.map { format($0.msPerScoredFrame, 2) } ?? "null"),
+            ("pipeline_encode_ms", pipeline.map { format($0.encodeMs, 2) } ?? "null"),
+            ("pipeline_frames_captured", pipeline.map { "\($0.captured)" } ?? "null"),
+            ("pipeline_frames_scored", pipeline.map { "\($0.scored)" } ?? "null"),
+            ("pipeline_frames_dropped", pipeline.map { "\($0.dropped)" } ?? "null"),
+        ]
+
+        let startup = startupRuns > 0 ? try measureStartup(directory: directory) : nil
+        fields += [
+            ("startup_runs", "\(startupRuns)"),
+            ("startup_to_first_score_s", startup.map { format($0, 3) } ?? "null"),
+        ]
+
         if json {
             print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
         } else {
-            for (key, value) in fields { print("\(key.padding(toLength: 20, withPad: " ", startingAt: 0)) \(value)") }
+            for (key, value) in fields { print("\(key.padding(toLength: 28, withPad: " ", startingAt: 0)) \(value)") }
         }
+    }
+
+    /// What the timed part of the pipeline run did.
+    struct PipelineFigures {
+        var scoredPerSecond: Double
+        var msPerScoredFrame: Double
+        /// Median seconds the encoder thread spent per frame (preprocessing, encoding, scoring), in ms.
+        var encodeMs: Double
+        var captured: Int
+        var scored: Int
+        var dropped: Int
+    }
+
+    /// Runs the live pipeline with an offscreen window until `pipelineWarmup + pipelineFrames` frames have been
+    /// scored, and measures the last `pipelineFrames` of them.
+    func measurePipeline(engine: sending ClipEngine) throws -> PipelineFigures {
+        // The window is real but drawn in memory: no display is needed and none is shown.
+        setenv("SDL_VIDEODRIVER", "offscreen", 1)
+        let settings = PipelineSettings(
+            source: "synthetic:640x480@\(pipelineFps)", queueCapacity: 1, prompts: [Bench.prompt],
+            reuseThreshold: nil, headless: false)
+        let pipeline = Pipeline(settings: settings, log: { printError("clipcam: " + $0) })
+        let target = Bench.pipelineWarmup + pipelineFrames
+        let probe = PipelineProbe(target: target) { pipeline.stop() }
+        let summary = try pipeline.run(engine: engine, sinks: [probe])
+        let records = probe.records
+        guard records.count >= target else {
+            throw CLIError(
+                "the pipeline ended after \(records.count) scored frames, before the \(target) needed "
+                    + "(\(summary.captured) frames captured from \(summary.source))")
+        }
+        let first = records[Bench.pipelineWarmup - 1]
+        let timed = records[Bench.pipelineWarmup..<target]
+        let last = timed.last!
+        let seconds = last.time - first.time
+        let encodeSeconds = timed.map(\.encodeSeconds).sorted()[timed.count / 2]
+        // Frames are captured with consecutive indices and scored in order: those captured after the warm-up's
+        // last scored frame up to the last timed one were either scored or dropped unseen from the queue.
+        let captured = last.frameIndex - first.frameIndex
+        return PipelineFigures(
+            scoredPerSecond: Double(timed.count) / seconds, msPerScoredFrame: seconds * 1000 / Double(timed.count),
+            encodeMs: encodeSeconds * 1000, captured: captured, scored: timed.count, dropped: captured - timed.count)
+    }
+
+    /// Median seconds from spawning `clipcam run` on a synthetic frame to its first JSON line, over `startupRuns`
+    /// fresh processes.
+    func measureStartup(directory: URL) throws -> Double {
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let arguments = [
+            "run", "--model", directory.path, "--prompt", Bench.prompt, "--source", "synthetic", "--headless",
+            "--frames", "1", "--jsonl", "-",
+        ]
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_NUM_THREADS"] = "\(threads)"
+        var times: [Double] = []
+        for _ in 0..<startupRuns {
+            times.append(
+                try timeToFirstLine(executable: executable, arguments: arguments, environment: environment))
+        }
+        return times.sorted()[times.count / 2]
+    }
+
+    /// Seconds from starting the program to the first complete line on its standard output; the program must
+    /// then exit with status 0 and the line must be a JSON object.
+    func timeToFirstLine(executable: URL, arguments: [String], environment: [String: String]) throws -> Double {
+        let command = ([executable.path] + arguments).joined(separator: " ")
+        let errors = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "clipcam-bench-startup-\(getpid()).err")
+        defer { try? FileManager.default.removeItem(at: errors) }
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        let errorHandle = try FileHandle(forWritingTo: errors)
+        defer { try? errorHandle.close() }
+        let output = Pipe()
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = environment
+        process.standardOutput = output
+        process.standardError = errorHandle
+        process.standardInput = FileHandle.nullDevice
+        let start = MonotonicClock.now()
+        try process.run()
+        try? output.fileHandleForWriting.close()
+        var received = Data()
+        var seconds: Double?
+        while true {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            received.append(chunk)
+            if seconds == nil && received.contains(0x0A) { seconds = MonotonicClock.now() - start }
+        }
+        process.waitUntilExit()
+        let stderr = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+        guard process.terminationStatus == 0, let seconds else {
+            throw CLIError(
+                "the start-up measurement `\(command)` failed (status \(process.terminationStatus)): "
+                    + stderr.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        let line = received.prefix { $0 != 0x0A }
+        guard (try? JSONSerialization.jsonObject(with: line)) is [String: Any] else {
+            throw CLIError(
+                "the start-up measurement `\(command)` printed \"\(String(decoding: line, as: UTF8.self))\", "
+                    + "not a JSON line")
+        }
+        return seconds
     }
 
     /// Median milliseconds of `runs` calls after one warm-up call.
@@ -91,4 +243,38 @@ struct Bench: ParsableCommand {
     }
 
     func format(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
+}
+
+/// A sink that notes when each scored frame of the pipeline run arrives and calls `onTarget` (which stops the
+/// run) once `target` frames have been scored.
+final class PipelineProbe: ResultSink, Sendable {
+    struct Record {
+        /// Monotonic seconds when the result reached the sink.
+        var time: Double
+        var frameIndex: Int
+        var encodeSeconds: Double
+    }
+
+    private let target: Int
+    private let onTarget: @Sendable () -> Void
+    private let state = Mutex<[Record]>([])
+
+    init(target: Int, onTarget: @escaping @Sendable () -> Void) {
+        self.target = target
+        self.onTarget = onTarget
+    }
+
+    func write(_ result: FrameResult) throws {
+        let record = Record(
+            time: MonotonicClock.now(), frameIndex: result.frameIndex, encodeSeconds: result.encodeSeconds)
+        let count = state.withLock { records in
+            records.append(record)
+            return records.count
+        }
+        if count == target { onTarget() }
+    }
+
+    func finish() throws {}
+
+    var records: [Record] { state.withLock { $0 } }
 }

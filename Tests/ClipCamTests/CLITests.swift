@@ -210,8 +210,10 @@ func maxDifference(_ a: [[Float]], _ b: [[Float]]) -> Float {
 }
 
 @Test func benchReportsMediansAndTheRooflineAsJSON() throws {
-    let run = try clipcam(
-        ["bench", "--model", Repo.model("tiny-quickgelu-f32").path, "--runs", "3", "--threads", "1", "--json"])
+    let run = try clipcam([
+        "bench", "--model", Repo.model("tiny-quickgelu-f32").path, "--runs", "3", "--threads", "1", "--json",
+        "--pipeline-frames", "0", "--startup-runs", "0",
+    ])
     #expect(run.status == 0, "\(run.stderr)")
     let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
     func number(_ key: String) throws -> Double { try #require((object[key] as? NSNumber)?.doubleValue, "\(key)") }
@@ -221,4 +223,43 @@ func maxDifference(_ a: [[Float]], _ b: [[Float]]) -> Float {
     #expect(abs(try number("images_per_s") - 1000 / imageMs) / (1000 / imageMs) < 0.01)
     #expect(try number("sgemm_gflops") > 0)
     #expect(try number("text_short_ms") > 0 && number("text_77_tokens_ms") > 0)
+    // Skipped figures are there, as null.
+    for key in ["pipeline_scored_per_s", "pipeline_frames_scored", "startup_to_first_score_s"] {
+        #expect(object[key] is NSNull, "\(key): \(String(describing: object[key]))")
+    }
+}
+
+/// The pipeline figure (synthetic source → queue → encoder → offscreen window, every frame encoded) and the
+/// start-up figure (a fresh `clipcam run` to its first JSON line), on a random tiny model written by --shape.
+@Test func benchTimesThePipelineAndTheStartUp() throws {
+    let run = try clipcam(
+        ["bench", "--shape", "tiny", "--runs", "2", "--threads", "1", "--json", "--pipeline-frames", "6"],
+        environment: ["CLIPCAM_VOCAB_DIR": Repo.fixtures.appendingPathComponent("tokens/small-vocab").path])
+    #expect(run.status == 0, "\(run.stderr)")
+    let object = try #require(
+        try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run.stdout)")
+    func number(_ key: String) throws -> Double { try #require((object[key] as? NSNumber)?.doubleValue, "\(key)") }
+    #expect(object["random"] as? Bool == true)
+    #expect(try number("image_ms") > 0)
+
+    #expect(try number("pipeline_source_fps") == 30)
+    #expect(try number("pipeline_frames_scored") == 6)
+    let captured = try number("pipeline_frames_captured")
+    let dropped = try number("pipeline_frames_dropped")
+    // Each scored frame was captured; the others captured meanwhile were dropped.
+    #expect(dropped >= 0 && captured == 6 + dropped, "\(object)")
+    let perSecond = try number("pipeline_scored_per_s")
+    let msPerFrame = try number("pipeline_ms_per_scored_frame")
+    #expect(perSecond > 0 && msPerFrame > 0)
+    #expect(abs(perSecond * msPerFrame / 1000 - 1) < 0.01)
+    #expect(try number("pipeline_encode_ms") > 0)
+
+    #expect(try number("startup_runs") == 1)
+    #expect(try number("startup_to_first_score_s") > 0)
+
+    // The random model's temporary folder is gone afterwards.
+    let written = try #require(
+        run.stderr.split(separator: "\n").first { $0.hasPrefix("writing a random tiny model to ") })
+    let folder = String(written.dropFirst("writing a random tiny model to ".count))
+    #expect(!folder.isEmpty && !FileManager.default.fileExists(atPath: folder))
 }

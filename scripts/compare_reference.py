@@ -1,0 +1,322 @@
+"""Times clipcam's image encoder against ONNX Runtime and PyTorch on the same model, input size and threads.
+
+Run through scripts/compare-reference, which documents the options. Steps: build clipcam (release); take --model
+DIR or write a random model of --shape; load its vision tower with transformers (CLIPVisionModelWithProjection,
+returning image_embeds) and export it to ONNX once in a temporary folder, checking that ONNX Runtime gives
+PyTorch's output; then, for each thread count, time ONNX Runtime and PyTorch on one 1x3xSxS input (median of --runs
+after 3 warm-ups) and run `clipcam bench --json` with the same threads and runs. clipcam's encoder-only time is
+`image_encoder_ms`; a clipcam without that field reports `image_ms`, which also includes preprocessing a 640x480
+frame, and the output says so. When `clipcam bench --help` offers --precision, the int8 path is timed too.
+"""
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLIPCAM = os.path.join(ROOT, ".build", "release", "clipcam")
+WARMUP = 3
+REQUIRED = ["torch", "transformers", "onnxruntime", "onnx"]
+
+
+def log(message):
+    print(f"compare-reference: {message}", file=sys.stderr, flush=True)
+
+
+def fail(message):
+    log(f"error: {message}")
+    sys.exit(1)
+
+
+def parse_arguments():
+    parser = argparse.ArgumentParser(
+        prog="scripts/compare-reference",
+        description="Time clipcam's image encoder against ONNX Runtime and PyTorch (lower ratios are better).",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--model", metavar="DIR", help="a CLIP model folder (Hugging Face layout)")
+    source.add_argument(
+        "--shape",
+        default="vit-b-32",
+        help="without --model: write a random model of this shape (vit-b-32, vit-b-16, tiny); default vit-b-32",
+    )
+    parser.add_argument("--threads", default="1 2", help='thread counts to compare, e.g. "1 2" (the default)')
+    parser.add_argument("--runs", type=int, default=20, help="timed runs per engine, median reported (default 20)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
+    args = parser.parse_args()
+    try:
+        args.thread_counts = [int(t) for t in args.threads.replace(",", " ").split()]
+    except ValueError:
+        parser.error(f'--threads takes whole numbers separated by spaces, e.g. "1 2"; got {args.threads!r}')
+    if not args.thread_counts or min(args.thread_counts) < 1:
+        parser.error(f"--threads needs at least one count of 1 or more; got {args.threads!r}")
+    if args.runs < 1:
+        parser.error(f"--runs must be at least 1, not {args.runs}")
+    return args
+
+
+def check_modules():
+    missing = []
+    for name in REQUIRED:
+        try:
+            importlib.import_module(name)
+        except Exception as error:  # a missing module, or one that is installed but cannot load
+            missing.append(f"{name} ({type(error).__name__}: {error})")
+    if missing:
+        fail(
+            f"Python cannot import {'; '.join(missing)}. The comparison needs {', '.join(REQUIRED)}: "
+            "install them with `scripts/setup --reference`."
+        )
+
+
+def run(command, **kwargs):
+    """Runs a command, its output to standard error unless captured; fails naming the command."""
+    if not kwargs.get("capture_output"):
+        kwargs.setdefault("stdout", sys.stderr)
+    result = subprocess.run(command, cwd=ROOT, text=True, **kwargs)
+    if result.returncode != 0:
+        detail = f":\n{result.stderr.strip()}" if isinstance(result.stderr, str) and result.stderr else ""
+        fail(f"`{' '.join(command)}` failed with status {result.returncode}{detail}")
+    return result
+
+
+def machine(load):
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "system": platform.platform(),
+        "load_average_1min_at_start": load,
+    }
+
+
+def versions(torch, transformers, ort, onnx):
+    openblas = None
+    if shutil.which("pkg-config"):
+        found = subprocess.run(["pkg-config", "--modversion", "openblas"], capture_output=True, text=True)
+        openblas = found.stdout.strip() or None
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+    )
+    return {
+        "clipcam": commit.stdout.strip() or None,
+        "openblas": openblas,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "onnxruntime": ort.__version__,
+        "onnx": onnx.__version__,
+    }
+
+
+def median_ms(call, runs):
+    for _ in range(WARMUP):
+        call()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    times.sort()
+    return times[len(times) // 2] * 1000
+
+
+def clipcam_bench(model, threads, runs, precision=None):
+    command = [CLIPCAM, "bench", "--model", model, "--threads", str(threads), "--runs", str(runs), "--json"]
+    command += ["--pipeline-frames", "0", "--startup-runs", "0"]
+    if precision:
+        command += ["--precision", precision]
+    result = run(command, capture_output=True)
+    try:
+        return json.loads(result.stdout)
+    except json.JSONDecodeError:
+        fail(f"`{' '.join(command)}` printed no JSON object: {result.stdout.strip()[:200]!r}")
+
+
+def main():
+    args = parse_arguments()
+    check_modules()
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    import torch
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        log(f"warning: the load average is {load:.2f}; other processes compete for the cores and slow every engine")
+    log("building clipcam (swift build -c release --product clipcam)")
+    run(["swift", "build", "-c", "release", "--product", "clipcam"])
+    help_text = run([CLIPCAM, "bench", "--help"], capture_output=True).stdout
+    has_int8 = "--precision" in help_text
+
+    with tempfile.TemporaryDirectory(prefix="clipcam-compare-") as scratch:
+        if args.model:
+            model = os.path.abspath(os.path.expanduser(args.model))
+            if not os.path.isfile(os.path.join(model, "config.json")):
+                fail(f"{model} has no config.json; give a CLIP model folder (Hugging Face layout) to --model")
+        else:
+            model = os.path.join(scratch, f"random-{args.shape}")
+            log(f"writing a random {args.shape} model to {model}")
+            run([CLIPCAM, "model", "random", "--shape", args.shape, "--seed", "1", "--out", model])
+
+        vision = transformers.CLIPVisionModelWithProjection.from_pretrained(model, dtype=torch.float32).eval()
+        size = vision.config.image_size
+
+        class ImageEmbeds(torch.nn.Module):
+            def __init__(self, inner):
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, pixel_values):
+                return self.inner(pixel_values=pixel_values).image_embeds
+
+        wrapper = ImageEmbeds(vision).eval()
+        generator = torch.Generator().manual_seed(0)
+        pixels = torch.randn(1, 3, size, size, generator=generator)
+        onnx_path = os.path.join(scratch, "vision.onnx")
+        log(f"exporting the vision tower to ONNX (opset 17, {onnx_path})")
+        start = time.perf_counter()
+        with torch.inference_mode():
+            reference = wrapper(pixels).numpy()
+        with warnings.catch_warnings():
+            # The legacy (TorchScript) exporter's deprecation and tracer notes; the output check below is what counts.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                wrapper,
+                (pixels,),
+                onnx_path,
+                input_names=["pixel_values"],
+                output_names=["image_embeds"],
+                opset_version=17,
+                dynamo=False,
+            )
+        log(f"exported in {time.perf_counter() - start:.1f} s")
+        feed = {"pixel_values": pixels.numpy()}
+
+        def session(threads):
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            return ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+
+        check = session(1)
+        difference = float(np.abs(check.run(None, feed)[0] - reference).max())
+        del check
+        log(f"ONNX Runtime vs PyTorch on the same input: max abs difference {difference:.3g}")
+        if not difference <= 1e-3:
+            fail(
+                f"ONNX Runtime's output differs from PyTorch's by {difference:.3g} (more than 1e-3); "
+                "the ONNX export is wrong, so its timings would not be comparable"
+            )
+
+        results = []
+        field = None
+        for threads in args.thread_counts:
+            log(f"{threads} thread(s): clipcam bench")
+            bench = clipcam_bench(model, threads, args.runs)
+            field = "image_encoder_ms" if "image_encoder_ms" in bench else "image_ms"
+            row = {"threads": threads, "clipcam_ms": float(bench[field])}
+            if has_int8:
+                log(f"{threads} thread(s): clipcam bench --precision int8")
+                row["clipcam_int8_ms"] = float(clipcam_bench(model, threads, args.runs, "int8")[field])
+
+            log(f"{threads} thread(s): ONNX Runtime")
+            timed = session(threads)
+            row["onnxruntime_ms"] = median_ms(lambda: timed.run(None, feed), args.runs)
+            del timed
+
+            log(f"{threads} thread(s): PyTorch")
+            torch.set_num_threads(threads)
+            with torch.inference_mode():
+                row["pytorch_ms"] = median_ms(lambda: wrapper(pixels), args.runs)
+
+            for key in [k for k in row if k.endswith("_ms")]:
+                row[key] = round(row[key], 3)
+            for name in ["clipcam", "clipcam_int8"]:
+                if f"{name}_ms" in row:
+                    row[f"{name}_over_onnxruntime"] = row[f"{name}_ms"] / row["onnxruntime_ms"]
+                    row[f"{name}_over_pytorch"] = row[f"{name}_ms"] / row["pytorch_ms"]
+            results.append(row)
+
+    note = None
+    if field == "image_ms":
+        note = (
+            "this clipcam's bench has no image_encoder_ms: its image_ms is used, which also includes "
+            "preprocessing a 640x480 frame"
+        )
+    report = {
+        "model": os.path.basename(model.rstrip("/")),
+        "random": args.model is None,
+        "image_size": size,
+        "runs": args.runs,
+        "clipcam_field": field,
+        "note": note,
+        "onnx_max_abs_difference": difference,
+        "machine": machine(load),
+        "versions": versions(torch, transformers, ort, onnx),
+        "results": results,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_tables(report)
+
+
+def print_tables(report):
+    m = report["machine"]
+    v = report["versions"]
+    print(
+        f"machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable); {m['system']}; "
+        f"load average {m['load_average_1min_at_start']:.2f} at the start"
+    )
+    print(
+        f"versions: clipcam {v['clipcam']} (OpenBLAS {v['openblas']}), torch {v['torch']}, "
+        f"transformers {v['transformers']}, onnxruntime {v['onnxruntime']}, onnx {v['onnx']}"
+    )
+    kind = "random" if report["random"] else "given"
+    print(
+        f"model: {report['model']} ({kind}), input 1x3x{report['image_size']}x{report['image_size']}, "
+        f"median of {report['runs']} runs after {WARMUP} warm-ups; ONNX vs PyTorch max abs difference "
+        f"{report['onnx_max_abs_difference']:.3g}"
+    )
+    print(f"clipcam time: {report['clipcam_field']}" + (f" ({report['note']})" if report["note"] else ""))
+    for row in report["results"]:
+        print()
+        print(f"threads {row['threads']}  (image encoder, ms per image; ratios: lower is better for clipcam)")
+        print(f"  {'engine':<16} {'ms':>9} {'clipcam/ORT':>12} {'clipcam/PyTorch':>16}")
+        for name, label in [("clipcam", "clipcam fp32"), ("clipcam_int8", "clipcam int8")]:
+            if f"{name}_ms" in row:
+                print(
+                    f"  {label:<16} {row[f'{name}_ms']:>9.1f} {row[f'{name}_over_onnxruntime']:>12.2f} "
+                    f"{row[f'{name}_over_pytorch']:>16.2f}"
+                )
+        print(f"  {'ONNX Runtime':<16} {row['onnxruntime_ms']:>9.1f}")
+        print(f"  {'PyTorch':<16} {row['pytorch_ms']:>9.1f}")
+
+
+if __name__ == "__main__":
+    main()
