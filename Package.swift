@@ -1,17 +1,19 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Release builds of the numeric targets are compiled for AVX2 + FMA on x86-64 (every Intel CPU since Haswell,
-// 2013, and every AMD since Zen), so that SIMD code becomes 8-lane vector instructions and fused multiply-adds
-// instead of per-lane libm calls. `clipcam` itself is built for the baseline and checks the CPU before loading a
-// model (ClipEngine.checkCPU).
+// The numeric targets are compiled for AVX2 + FMA on x86-64 (every Intel CPU since Haswell, 2013, and every AMD
+// since Zen), so that SIMD code becomes 8-lane vector instructions and fused multiply-adds instead of per-lane libm
+// calls, and the int8 kernel can use AVX2's integer dot products. This holds for debug builds too: the intrinsics
+// cannot be compiled without it. `clipcam` itself is built for the baseline and checks the CPU before loading a
+// model (CPUCheck).
 #if arch(x86_64)
     let vectorFlags = ["-target-cpu", "haswell"]
 #else
     let vectorFlags: [String] = []
 #endif
 let fastMath: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-wmo"] + vectorFlags, .when(configuration: .release))
+    .unsafeFlags(vectorFlags),
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
 ]
 
 let package = Package(
@@ -29,10 +31,12 @@ let package = Package(
         .systemLibrary(name: "CSDL2", pkgConfig: "sdl2", providers: [.apt(["libsdl2-dev", "libsdl2-image-dev"])]),
         .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev"])]),
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+        // A prefetch hint (a header only).
+        .systemLibrary(name: "CPrefetch"),
 
         // CLIP itself.
         .target(name: "CLIPTokenizer"),
-        .target(name: "CLIPModel", dependencies: ["COpenBLAS"], swiftSettings: fastMath),
+        .target(name: "CLIPModel", dependencies: ["COpenBLAS", "CPrefetch"], swiftSettings: fastMath),
 
         // The live pipeline's parts.
         .target(name: "Capture", dependencies: ["CV4L2", "CSDL2"]),

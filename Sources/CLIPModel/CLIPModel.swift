@@ -21,18 +21,24 @@ public final class CLIPModel {
     /// The default thread count: every core this process may use.
     public static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
 
+    /// The arithmetic of the image encoder's blocks (the text encoder is always fp32).
+    public let precision: Precision
+
     /// Loads `config.json` and `model.safetensors` from `directory`, verifying every tensor against the
-    /// configuration, and packs the weights for the encoders' kernels.
-    public init(directory: URL, threads: Int = CLIPModel.defaultThreads) throws {
+    /// configuration, and packs the weights for the encoders' kernels (`precision` for the image encoder's
+    /// blocks; the text encoder, which runs once per prompt, stays fp32).
+    public init(directory: URL, threads: Int = CLIPModel.defaultThreads, precision: Precision = .fp32) throws {
         let configuration = try CLIPConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
         let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
         let weights = try CLIPWeights(file: file, configuration: configuration)
         self.configuration = configuration
         self.directory = directory
+        self.precision = precision
         let pool = WorkerPool(threads: threads)
         self.pool = pool
         vision = VisionEncoder(
-            weights: weights.vision, projection: weights.visualProjection, config: configuration.vision, pool: pool)
+            weights: weights.vision, projection: weights.visualProjection, config: configuration.vision, pool: pool,
+            precision: precision)
         text = TextEncoder(
             weights: weights.text, projection: weights.textProjection, config: configuration.text, pool: pool)
         logitScaleValue = weights.logitScale.pointer[0]

@@ -14,7 +14,9 @@ final class VisionEncoder {
     private let patches: Buffer  // [grid² × 3·P·P], one patch per row in (channel, y, x) order
     private let pooled: Buffer  // [W]
 
-    init(weights: VisionWeights, projection: FloatTensor, config: VisionConfig, pool: WorkerPool) {
+    init(
+        weights: VisionWeights, projection: FloatTensor, config: VisionConfig, pool: WorkerPool, precision: Precision
+    ) {
         self.config = config
         self.weights = weights
         let patchLength = config.numChannels * config.patchSize * config.patchSize
@@ -25,7 +27,7 @@ final class VisionEncoder {
         stack = TransformerStack(
             layers: weights.layers, width: config.hiddenSize, heads: config.numAttentionHeads,
             intermediate: config.intermediateSize, activation: config.hiddenAct, eps: config.layerNormEps,
-            maxTokens: config.tokenCount, pool: pool)
+            maxTokens: config.tokenCount, pool: pool, precision: precision)
         let patchSize = config.patchSize
         patches = Buffer(config.gridSize * config.gridSize * config.numChannels * patchSize * patchSize)
         pooled = Buffer(config.hiddenSize)

@@ -4,6 +4,7 @@
 // a ViT-B/32 image exactly (50 tokens) and keep the 16 vector registers of AVX2 busy with 10 independent sums.
 // Bias, the residual add and the activation are applied to each block as it leaves the registers.
 
+import CPrefetch
 import Foundation
 
 typealias Lanes = SIMD8<Float>
@@ -139,17 +140,27 @@ enum PackedGEMM {
         _ a: UnsafePointer<Float>, rows: Int, lda: Int, _ w: PackedPanels, bias: UnsafePointer<Float>?,
         panels: Range<Int>, output: ProductOutput
     ) {
+        let blocks = (rows + blockRows - 1) / blockRows
         for panel in panels {
             let columns = min(PackedPanels.width, w.outputs - panel * PackedPanels.width)
             let panelBias = bias.map { UnsafePointer($0 + panel * PackedPanels.width) }
+            // Each step over K reads one 64-byte line of the panel. While this panel's row blocks run, the next
+            // panel is requested line by line, spread evenly over the blocks, so that it is in cache when its
+            // turn comes instead of being read from memory by the first block at the kernel's full pace.
+            let next = panel + 1 < panels.upperBound ? UnsafeRawPointer(w.panel(panel + 1)) : nil
             var row = 0
+            var block = 0
             while row < rows {
-                block(
+                let first = w.depth * block / blocks
+                let last = w.depth * (block + 1) / blocks
+                Self.block(
                     a + row * lda, rows: min(blockRows, rows - row), lda: lda, panel: w.panel(panel), depth: w.depth,
+                    prefetch: next.map { ($0 + first * 64, last - first) },
                     bias: panelBias, output: output.pointer + row * output.stride + panel * PackedPanels.width,
                     stride: output.stride, columns: columns, accumulate: output.accumulate,
                     activation: output.activation)
                 row += blockRows
+                block += 1
             }
         }
     }
@@ -158,7 +169,8 @@ enum PackedGEMM {
     @inline(__always)
     static func block(
         _ a: UnsafePointer<Float>, rows: Int, lda: Int, panel: UnsafePointer<Float>, depth: Int,
-        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, stride: Int, columns: Int,
+        prefetch: (UnsafeRawPointer, lines: Int)?, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+        stride: Int, columns: Int,
         accumulate: Bool, activation: Activation?
     ) {
         var a0 = a
@@ -170,7 +182,13 @@ enum PackedGEMM {
         var c21 = Lanes(), c30 = Lanes(), c31 = Lanes(), c40 = Lanes(), c41 = Lanes()
         let weights = UnsafeRawPointer(panel)
         var offset = 0
-        for _ in 0..<depth {
+        let prefetchLines = prefetch?.lines ?? 0
+        var ahead = prefetch?.0 ?? weights
+        for step in 0..<depth {
+            if step < prefetchLines {
+                clipcam_prefetch(ahead)
+                ahead += 64
+            }
             let w0 = weights.load(fromByteOffset: offset, as: Lanes.self)
             let w1 = weights.load(fromByteOffset: offset + 32, as: Lanes.self)
             offset += 64

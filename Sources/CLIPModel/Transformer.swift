@@ -6,16 +6,65 @@
 // and values for every token but queries, output projection and MLP for that row alone: the other rows' final
 // states are never read, so the pooled output is unchanged.
 
+/// The arithmetic of the blocks' matrix products.
+public enum Precision: String, Sendable, CaseIterable {
+    /// 32-bit floats throughout (the reference's own precision).
+    case fp32
+    /// Weights per output channel in 8 bits, activations per token in at most 13, integer dot products
+    /// (QuantizedGEMM.swift).
+    case int8
+}
+
+/// A block's linear layer in the form its precision runs.
+enum BlockLinear {
+    case float(PackedLinear)
+    case int8(QuantizedLinear)
+
+    init(weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outputs: Int, inputs: Int, precision: Precision) {
+        switch precision {
+        case .fp32: self = .float(PackedLinear(weight: weight, bias: bias, outputs: outputs, inputs: inputs))
+        case .int8: self = .int8(QuantizedLinear(weight: weight, bias: bias, outputs: outputs, inputs: inputs))
+        }
+    }
+
+    init(_ weights: LinearWeights, precision: Precision) {
+        self.init(
+            weight: weights.weight.pointer, bias: weights.bias?.pointer, outputs: weights.weight.shape[0],
+            inputs: weights.weight.shape[1], precision: precision)
+    }
+
+    var inputs: Int {
+        switch self {
+        case .float(let linear): linear.inputs
+        case .int8(let linear): linear.inputs
+        }
+    }
+
+    var outputs: Int {
+        switch self {
+        case .float(let linear): linear.outputs
+        case .int8(let linear): linear.outputs
+        }
+    }
+
+    var panels: Int {
+        switch self {
+        case .float(let linear): linear.weight.panels
+        case .int8(let linear): linear.panels
+        }
+    }
+}
+
 /// One block in its run-time form.
 struct TransformerLayer {
     let layerNorm1: LayerNormWeights  // [W]
-    let qkv: PackedLinear  // [3W, W]: the rows of q_proj (scaled by d^-½), then k_proj, then v_proj
-    let outProj: PackedLinear  // [W, W]
+    let qkv: BlockLinear  // [3W, W]: the rows of q_proj (scaled by d^-½), then k_proj, then v_proj
+    let outProj: BlockLinear  // [W, W]
     let layerNorm2: LayerNormWeights  // [W]
-    let fc1: PackedLinear  // [I, W]
-    let fc2: PackedLinear  // [W, I]
+    let fc1: BlockLinear  // [I, W]
+    let fc2: BlockLinear  // [W, I]
 
-    init(_ weights: EncoderLayerWeights, heads: Int) {
+    init(_ weights: EncoderLayerWeights, heads: Int, precision: Precision) {
         let width = weights.qProj.weight.shape[0]
         let scale = 1 / Float(width / heads).squareRoot()
         let stackedWeight = UnsafeMutablePointer<Float>.allocate(capacity: 3 * width * width)
@@ -31,11 +80,12 @@ struct TransformerLayer {
             for i in 0..<width { stackedBias[index * width + i] = (part.bias?.pointer[i] ?? 0) * factor }
         }
         layerNorm1 = weights.layerNorm1
-        qkv = PackedLinear(weight: stackedWeight, bias: stackedBias, outputs: 3 * width, inputs: width)
-        outProj = PackedLinear(weights.outProj)
+        qkv = BlockLinear(
+            weight: stackedWeight, bias: stackedBias, outputs: 3 * width, inputs: width, precision: precision)
+        outProj = BlockLinear(weights.outProj, precision: precision)
         layerNorm2 = weights.layerNorm2
-        fc1 = PackedLinear(weights.fc1)
-        fc2 = PackedLinear(weights.fc2)
+        fc1 = BlockLinear(weights.fc1, precision: precision)
+        fc2 = BlockLinear(weights.fc2, precision: precision)
     }
 }
 
@@ -57,12 +107,13 @@ final class TransformerStack {
     private let context: Buffer  // [maxTokens × W]
     private let mlp: Buffer  // [maxTokens × I]
     private let scratch: [AttentionScratch]  // one per worker
+    private let quantized: QuantizedRows?  // [maxTokens × I] 16-bit values, for int8 products
 
     init(
         layers: [EncoderLayerWeights], width: Int, heads: Int, intermediate: Int, activation: Activation,
-        eps: Float, maxTokens: Int, pool: WorkerPool
+        eps: Float, maxTokens: Int, pool: WorkerPool, precision: Precision = .fp32
     ) {
-        self.layers = layers.map { TransformerLayer($0, heads: heads) }
+        self.layers = layers.map { TransformerLayer($0, heads: heads, precision: precision) }
         self.width = width
         self.heads = heads
         self.intermediate = intermediate
@@ -76,20 +127,45 @@ final class TransformerStack {
         context = Buffer(maxTokens * width)
         mlp = Buffer(maxTokens * intermediate)
         scratch = (0..<pool.threads).map { _ in AttentionScratch(headDim: width / heads, maxTokens: maxTokens) }
+        quantized = precision == .int8 ? QuantizedRows(rows: maxTokens, inputs: max(width, intermediate)) : nil
     }
 
-    /// y = x · Wᵀ (+ bias, + y, activation) for `rows` rows, the panels shared out among the workers.
+    /// y = x · Wᵀ (+ bias, + y, activation) for `rows` rows of x (`lda` floats apart) over `panels` of a block's
+    /// linear layer (all by default), the panels shared out among the workers. y's rows are `outputs` apart.
     func product(
-        _ x: UnsafePointer<Float>, rows: Int, _ linear: PackedLinear, into y: UnsafeMutablePointer<Float>,
-        accumulate: Bool = false, activation: Activation? = nil
+        _ x: UnsafePointer<Float>, rows: Int, lda: Int? = nil, _ linear: BlockLinear,
+        into y: UnsafeMutablePointer<Float>, panels: Range<Int>? = nil, accumulate: Bool = false,
+        activation: Activation? = nil
     ) {
-        let output = ProductOutput(
-            pointer: y, stride: linear.outputs, accumulate: accumulate, activation: activation)
-        pool.run { worker in
-            PackedGEMM.multiply(
-                x, rows: rows, lda: linear.inputs, linear.weight, bias: linear.bias,
-                panels: pool.share(of: linear.weight.panels, worker: worker), output: output)
+        let output = ProductOutput(pointer: y, stride: linear.outputs, accumulate: accumulate, activation: activation)
+        let panels = panels ?? 0..<linear.panels
+        switch linear {
+        case .float(let packed):
+            pool.run { worker in
+                let share = pool.share(of: panels.count, worker: worker)
+                PackedGEMM.multiply(
+                    x, rows: rows, lda: lda ?? packed.inputs, packed.weight, bias: packed.bias,
+                    panels: (panels.lowerBound + share.lowerBound)..<(panels.lowerBound + share.upperBound),
+                    output: output)
+            }
+        case .int8(let weights):
+            let rowsIn = quantized!
+            rowsIn.quantize(x, rows: rows, inputs: weights.inputs, lda: lda ?? weights.inputs)
+            pool.run { worker in
+                let share = pool.share(of: panels.count, worker: worker)
+                QuantizedGEMM.multiply(
+                    rowsIn, rows: rows, weights,
+                    panels: (panels.lowerBound + share.lowerBound)..<(panels.lowerBound + share.upperBound),
+                    output: output)
+            }
         }
+    }
+
+    /// `product` for a float layer outside the blocks (patch embedding, projection).
+    func product(
+        _ x: UnsafePointer<Float>, rows: Int, _ linear: PackedLinear, into y: UnsafeMutablePointer<Float>
+    ) {
+        product(x, rows: rows, .float(linear), into: y)
     }
 
     /// Runs every block over the first `tokens` rows of `hidden`, in place. With `onlyRow`, the last block
@@ -109,19 +185,13 @@ final class TransformerStack {
                 product(normed.pointer, rows: tokens, layer.qkv, into: qkv.pointer)
             } else {
                 // Keys and values for every token, the query for the kept row only.
-                let qkvOut = ProductOutput(pointer: qkv.pointer, stride: 3 * width)
                 let queryPanels = width / PackedPanels.width
-                let keyValuePanels = queryPanels..<layer.qkv.weight.panels
-                let rowOut = ProductOutput(pointer: qkv.pointer + first * 3 * width, stride: 3 * width)
-                pool.run { worker in
-                    let share = pool.share(of: keyValuePanels.count, worker: worker)
-                    PackedGEMM.multiply(
-                        normed.pointer, rows: tokens, lda: width, layer.qkv.weight, bias: layer.qkv.bias,
-                        panels: (queryPanels + share.lowerBound)..<(queryPanels + share.upperBound), output: qkvOut)
-                    PackedGEMM.multiply(
-                        normed.pointer + first * width, rows: 1, lda: width, layer.qkv.weight,
-                        bias: layer.qkv.bias, panels: pool.share(of: queryPanels, worker: worker), output: rowOut)
-                }
+                product(
+                    normed.pointer, rows: tokens, layer.qkv, into: qkv.pointer,
+                    panels: queryPanels..<layer.qkv.panels)
+                product(
+                    normed.pointer + first * width, rows: 1, layer.qkv, into: qkv.pointer + first * 3 * width,
+                    panels: 0..<queryPanels)
             }
             Attention.run(
                 qkv: qkv.pointer, tokens: tokens, width: width, heads: heads, causal: causal, queries: rows,

@@ -21,8 +21,7 @@ public enum CPUCheck {
     }()
 
     /// Throws when `/proc/cpuinfo` lists flags and some of `required` are not among them.
-    public static func verify(cpuinfo: String? = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) throws
-    {
+    public static func verify(cpuinfo: String? = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) throws {
         guard !required.isEmpty, let cpuinfo,
             let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
         else { return }

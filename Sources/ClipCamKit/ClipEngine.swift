@@ -25,12 +25,12 @@ public final class ClipEngine {
     private var pixels: [Float]
     private var embedding: [Float]
 
-    /// `threads`: how many threads each encoding is shared among.
-    public init(directory: URL, threads: Int = CLIPModel.defaultThreads) throws {
+    /// `threads`: how many threads each encoding is shared among; `precision`: the image encoder's arithmetic.
+    public init(directory: URL, threads: Int = CLIPModel.defaultThreads, precision: Precision = .fp32) throws {
         try CPUCheck.verify()
         try ModelLocation.check(directory)
         self.directory = directory
-        model = try CLIPModel(directory: directory, threads: threads)
+        model = try CLIPModel(directory: directory, threads: threads, precision: precision)
         tokenizer = try CLIPTokenizer(directory: directory)
         preprocessor = ImagePreprocessor(size: model.imageSize)
         pixels = [Float](repeating: 0, count: 3 * model.imageSize * model.imageSize)
@@ -53,6 +53,12 @@ public final class ClipEngine {
 
     /// The projected image embedding of a BGR frame, before normalisation.
     public func imageEmbedding(_ frame: Frame) -> [Float] {
+        preprocess(frame)
+        return encodePreprocessed()
+    }
+
+    /// Resizes, crops and normalises a frame into the engine's pixel buffer (the first half of `imageEmbedding`).
+    public func preprocess(_ frame: Frame) {
         frame.bgr.withUnsafeBufferPointer { bgr in
             pixels.withUnsafeMutableBufferPointer { px in
                 preprocessor.preprocess(
@@ -60,12 +66,25 @@ public final class ClipEngine {
                     into: px.baseAddress!, workspace: workspace)
             }
         }
+    }
+
+    /// Encodes the pixel buffer filled by `preprocess` (the second half of `imageEmbedding`).
+    public func encodePreprocessed() -> [Float] {
         pixels.withUnsafeBufferPointer { px in
             embedding.withUnsafeMutableBufferPointer { out in
                 model.encodeImage(pixels: px.baseAddress!, into: out.baseAddress!)
             }
         }
         return embedding
+    }
+
+    /// `encodePreprocessed`, returning the seconds spent in each stage of the encoder instead.
+    public func encodePreprocessedTimed() -> [EncoderStage: Double] {
+        pixels.withUnsafeBufferPointer { px in
+            embedding.withUnsafeMutableBufferPointer { out in
+                model.encodeImageTimed(pixels: px.baseAddress!, into: out.baseAddress!)
+            }
+        }
     }
 
     /// The projected text embedding of a prompt, before normalisation, with its tokenization.

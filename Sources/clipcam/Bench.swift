@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLIPModel
 import Capture
+import Classifier
 import ClipCamKit
 import Foundation
 import Synchronization
@@ -10,9 +11,12 @@ struct Bench: ParsableCommand {
         abstract:
             "Measure clipcam: the encoders, the whole live pipeline and the start-up time to the first score.",
         discussion: """
-            Times the image encoder (preprocessing a 640×480 frame and encoding it) and the text encoder, after \
-            a warm-up, and reports medians. The same run measures this machine's sgemm rate, so the encoder's \
-            achieved rate can be read as a fraction of it. With --shape, a random model of that shape is written \
+            Times the image encoder (image_ms: preprocessing a 640×480 frame and encoding it; preprocess_ms and \
+            image_encoder_ms: the two apart; stage_*_ms: the encoder's stages) and the text encoder, after \
+            a warm-up, and reports medians. achieved_gflops is the model's nominal image FLOPs (image_gflop, a \
+            whole transformers forward pass) over image_encoder_ms; clipcam skips the part of the last block \
+            that does not reach the pooled token, so this is an effective rate. The same run measures this \
+            machine's sgemm rate (OpenBLAS, 768³), so the achieved rate can be read as a fraction of it. With --shape, a random model of that shape is written \
             to a temporary folder first (scores are meaningless, timings are real).
 
             The pipeline figure runs the live pipeline of `clipcam run`: a synthetic 640×480 source at \
@@ -32,18 +36,27 @@ struct Bench: ParsableCommand {
     /// Scored frames of the pipeline run that are not timed.
     static let pipelineWarmup = 2
     static let prompt = "a photo of a coffee cup"
+    /// Frames whose int8 and fp32 embeddings are compared.
+    static let checkFrames = 8
 
     @Option(help: ArgumentHelp("The model folder (default: as for the other commands).", valueName: "dir"))
     var model: String?
     @Option(help: "Benchmark a random model of this shape instead: vit-b-32, vit-b-16 or tiny.")
     var shape: RandomModel.Shape?
-    @Option(help: "OpenBLAS threads.") var threads = 2
+    @Option(help: "Threads each encoding is shared among (and OpenBLAS's, for the sgemm roofline).") var threads = 2
     @Option(help: "Timed runs of each encoder (the median is reported).") var runs = 20
     @Option(help: "Scored frames timed through the live pipeline, after the warm-up; 0 skips the pipeline figure.")
     var pipelineFrames = 20
     @Option(help: "Frame rate of the pipeline's synthetic source.") var pipelineFps = 30.0
     @Option(help: "Fresh processes timed to their first score (the median is reported); 0 skips the start-up figure.")
     var startupRuns = 1
+    @Option(
+        help: ArgumentHelp(
+            "The image encoder's arithmetic: fp32 or int8.",
+            discussion: "With int8, an fp32 copy of the model is also loaded and timed in the same run "
+                + "(fp32_image_encoder_ms, int8_speedup), and the two precisions' embeddings of \(Bench.checkFrames) "
+                + "varied frames are compared (int8_min_cosine_to_fp32)."))
+    var precision: Precision = .fp32
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -75,7 +88,7 @@ struct Bench: ParsableCommand {
         BLAS.threads = threads
 
         let loadStart = Date()
-        let engine = try ClipEngine(directory: directory, threads: threads)
+        let engine = try ClipEngine(directory: directory, threads: threads, precision: precision)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         if engine.isRandom && shape == nil { printError("warning: \(ClipEngine.randomWarning)") }
 
@@ -83,22 +96,61 @@ struct Bench: ParsableCommand {
             index: 0, timestamp: 0, width: 640, height: 480,
             bgr: (0..<(640 * 480 * 3)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) })
         let imageMs = median(runs: runs) { _ = engine.imageEmbedding(frame) }
+        let preprocessMs = median(runs: runs) { engine.preprocess(frame) }
+        let encoderMs = median(runs: runs) { _ = engine.encodePreprocessed() }
+        var stageSeconds: [EncoderStage: [Double]] = [:]
+        for _ in 0..<runs {
+            for (stage, seconds) in engine.encodePreprocessedTimed() {
+                stageSeconds[stage, default: []].append(seconds)
+            }
+        }
+        let stageMs = EncoderStage.allCases.map { stage in
+            (stage, stageSeconds[stage, default: [0]].sorted()[stageSeconds[stage, default: [0]].count / 2] * 1000)
+        }
         let shortMs = median(runs: runs) { _ = engine.textEmbedding(Bench.prompt) }
         let longText = String(repeating: "a photo of a busy street full of cars and people ", count: 12)
         let longMs = median(runs: runs) { _ = engine.textEmbedding(longText) }
 
+        var int8Fields: [(String, String)] = [
+            ("precision", "\"\(precision.rawValue)\""), ("fp32_image_encoder_ms", "null"), ("int8_speedup", "null"),
+            ("int8_min_cosine_to_fp32", "null"),
+        ]
+        if precision == .int8 {
+            let reference = try ClipEngine(directory: directory, threads: threads, precision: .fp32)
+            reference.preprocess(frame)
+            let referenceMs = median(runs: runs) { _ = reference.encodePreprocessed() }
+            var cosines: [Float] = []
+            for seed in 0..<Bench.checkFrames {
+                let check = Bench.variedFrame(seed: seed)
+                cosines.append(
+                    Scoring.cosine(
+                        Scoring.l2Normalized(engine.imageEmbedding(check)),
+                        Scoring.l2Normalized(reference.imageEmbedding(check))))
+            }
+            int8Fields = [
+                ("precision", "\"int8\""), ("fp32_image_encoder_ms", format(referenceMs, 2)),
+                ("int8_speedup", format(referenceMs / encoderMs, 2)),
+                ("int8_min_cosine_to_fp32", format(Double(cosines.min()!), 6)),
+            ]
+        }
+
         let flops = engine.model.configuration.imageFLOPs
-        let achieved = flops / (imageMs / 1000) / 1e9
+        let achieved = flops / (encoderMs / 1000) / 1e9
         let roofline = BLAS.sgemmGFLOPS()
         var fields: [(String, String)] = [
             ("model", "\"\(directory.lastPathComponent)\""), ("random", "\(engine.isRandom)"),
             ("threads", "\(threads)"), ("runs", "\(runs)"),
             ("load_s", format(loadSeconds, 3)),
             ("image_ms", format(imageMs, 2)), ("images_per_s", format(1000 / imageMs, 2)),
+            ("preprocess_ms", format(preprocessMs, 2)), ("image_encoder_ms", format(encoderMs, 2)),
+        ]
+        fields += stageMs.map { ("stage_\($0.0.rawValue)_ms", format($0.1, 2)) }
+        fields += [
             ("image_gflop", format(flops / 1e9, 2)), ("achieved_gflops", format(achieved, 1)),
             ("sgemm_gflops", format(roofline, 1)), ("roofline_fraction", format(achieved / roofline, 3)),
             ("text_short_ms", format(shortMs, 2)), ("text_77_tokens_ms", format(longMs, 2)),
         ]
+        fields += int8Fields
 
         // The engine moves to the pipeline's encoder thread; nothing above uses it afterwards.
         let pipeline = pipelineFrames > 0 ? try measurePipeline(engine: engine) : nil
@@ -173,7 +225,7 @@ struct Bench: ParsableCommand {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let arguments = [
             "run", "--model", directory.path, "--prompt", Bench.prompt, "--source", "synthetic", "--headless",
-            "--frames", "1", "--jsonl", "-",
+            "--frames", "1", "--jsonl", "-", "--threads", "\(threads)", "--precision", precision.rawValue,
         ]
         var environment = ProcessInfo.processInfo.environment
         environment["OPENBLAS_NUM_THREADS"] = "\(threads)"
@@ -228,6 +280,24 @@ struct Bench: ParsableCommand {
                     + "not a JSON line")
         }
         return seconds
+    }
+
+    /// A 640×480 frame of smooth colour gradients, blocks and noise that differ with `seed`.
+    static func variedFrame(seed: Int) -> Frame {
+        var bgr = [UInt8](repeating: 0, count: 640 * 480 * 3)
+        var state = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15 &+ 1
+        for y in 0..<480 {
+            for x in 0..<640 {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                let noise = Int(state >> 59)
+                let block = ((x / (40 + 8 * seed)) + (y / (30 + 5 * seed))) % 2 * 60
+                let i = (y * 640 + x) * 3
+                bgr[i] = UInt8(truncatingIfNeeded: (x * (seed + 1) / 5 + block + noise) % 256)
+                bgr[i + 1] = UInt8(truncatingIfNeeded: (y * (seed + 2) / 4 + noise) % 256)
+                bgr[i + 2] = UInt8(truncatingIfNeeded: ((x + y) * (7 - seed % 7) / 9 + block) % 256)
+            }
+        }
+        return Frame(index: seed, timestamp: 0, width: 640, height: 480, bgr: bgr)
     }
 
     /// Median milliseconds of `runs` calls after one warm-up call.

@@ -113,3 +113,4 @@ struct Model: ParsableCommand {
 }
 
 extension RandomModel.Shape: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {}

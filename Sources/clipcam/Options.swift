@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLIPModel
 import Classifier
 import ClipCamKit
 import Foundation
@@ -12,13 +13,31 @@ struct ModelOptions: ParsableArguments {
             valueName: "dir"))
     var model: String?
 
+    @Option(
+        help:
+            "Threads each image or prompt encoding is shared among (default: every core, here \(CLIPModel.defaultThreads))."
+    )
+    var threads: Int?
+
+    @Option(
+        help: ArgumentHelp(
+            "The image encoder's arithmetic: fp32 (exact) or int8 (faster, cosine to fp32 ≥ 0.999).",
+            discussion: "int8 quantises the weights per output channel and the activations per token; prompts are "
+                + "always encoded in fp32."))
+    var precision: Precision = .fp32
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, not \(threads)") }
+    }
+
     var directory: URL {
         model.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) } ?? ModelLocation.defaultDirectory
     }
 
     /// Loads the engine, warning on standard error when the weights are random.
     func loadEngine() throws -> ClipEngine {
-        let engine = try ClipEngine(directory: directory)
+        let engine = try ClipEngine(
+            directory: directory, threads: threads ?? CLIPModel.defaultThreads, precision: precision)
         if engine.isRandom { printError("warning: \(ClipEngine.randomWarning)") }
         return engine
     }

@@ -17,15 +17,17 @@ import Testing
         return file.path
     }
 
-    @Test func labelsSwitchWhenTheSceneChanges() throws {
-        let folder = try temporaryFolder("switch")
+    /// Both precisions give the expected label on every frame, so int8 agrees with fp32 throughout.
+    @Test(arguments: ["fp32", "int8"])
+    func labelsSwitchWhenTheSceneChanges(precision: String) throws {
+        let folder = try temporaryFolder("switch-\(precision)")
         defer { try? FileManager.default.removeItem(at: folder) }
         let video = try twoSceneVideo(
             first: Repo.images.appendingPathComponent("checker-224x224.png").path,
             second: Repo.images.appendingPathComponent("gradient-320x240.png").path, in: folder)
         let result = try clipcam([
             "run", "--model", model, "--prompts", try twoPromptFile(in: folder), "--source", video.path,
-            "--headless", "--jsonl", "-",
+            "--headless", "--jsonl", "-", "--precision", precision,
         ])
         #expect(result.status == 0, "clipcam run failed: \(result.stderr)")
         let lines = try jsonLines(result.stdout)

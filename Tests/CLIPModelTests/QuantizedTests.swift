@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+
+@testable import CLIPModel
+
+/// The int8 path: the kernel against the quantisation it documents, and the encoder against fp32.
+@Suite struct QuantizedTests {
+    /// The int8 product equals the float formula applied to the dequantised operands (exact integer dot products,
+    /// then float rounding), for shapes with partial row blocks, partial panels and inputs not a multiple of 4,
+    /// with bias, residual and activation, on one to three workers. Its error against the exact product is within
+    /// the quantisation bound.
+    @Test(arguments: [1, 2, 3])
+    func productMatchesTheDequantisedFormula(threads: Int) {
+        let pool = WorkerPool(threads: threads)
+        for (rows, inputs, outputs) in [(1, 3, 2), (5, 8, 16), (7, 19, 33), (12, 50, 40), (50, 64, 48)] {
+            let x: [Float] = (0..<(rows * inputs)).map { Float(($0 * 31) % 17) / 8 - 1 + Float($0 % 3) * 0.013 }
+            let w: [Float] = (0..<(outputs * inputs)).map { Float(($0 * 7) % 13) / 6 - 1 + Float($0 % 5) * 0.007 }
+            let b: [Float] = (0..<outputs).map { Float($0 % 5) - 2 }
+            let residual: [Float] = (0..<(rows * outputs)).map { Float($0 % 3) }
+            let linear = QuantizedLinear(weight: w, bias: b, outputs: outputs, inputs: inputs)
+            let quantized = QuantizedRows(rows: rows, inputs: inputs)
+            quantized.quantize(x, rows: rows, inputs: inputs, lda: inputs)
+            for (accumulate, activation) in [(false, nil), (true, nil), (false, Activation.quickGELU)] {
+                var y = residual + [Float](repeating: 7, count: outputs)
+                let output = ProductOutput(pointer: &y, stride: outputs, accumulate: accumulate, activation: activation)
+                pool.run { worker in
+                    QuantizedGEMM.multiply(
+                        quantized, rows: rows, linear, panels: pool.share(of: linear.panels, worker: worker),
+                        output: output)
+                }
+                for r in 0..<rows {
+                    // The documented quantisation, recomputed independently (the rounding inputs in Float, as
+                    // documented, so that ties fall the same way).
+                    let row = x[(r * inputs)..<((r + 1) * inputs)]
+                    let even = (inputs + 1) / 2 * 2
+                    let limit = Float(Int((Double(Int(Int32.max) / even)).squareRoot()))
+                    let step = row.map { abs($0) }.max()! / limit
+                    for o in 0..<outputs {
+                        let weights = w[(o * inputs)..<((o + 1) * inputs)]
+                        let scale = weights.map { abs($0) }.max()! / limit
+                        var dequantised = Double(b[o]), exact = Double(b[o])
+                        for k in 0..<inputs {
+                            let u = Double((x[r * inputs + k] * (1 / step)).rounded())
+                            let q = Double(max(-limit, min(limit, (w[o * inputs + k] * (1 / scale)).rounded())))
+                            dequantised += Double(step) * u * Double(scale) * q
+                            exact += Double(x[r * inputs + k]) * Double(w[o * inputs + k])
+                        }
+                        if accumulate {
+                            dequantised += Double(residual[r * outputs + o])
+                            exact += Double(residual[r * outputs + o])
+                        }
+                        if activation != nil {
+                            dequantised /= 1 + Foundation.exp(-1.702 * dequantised)
+                            exact /= 1 + Foundation.exp(-1.702 * exact)
+                        }
+                        let got = Double(y[r * outputs + o])
+                        #expect(
+                            abs(got - dequantised) < 1e-4 * max(1, abs(dequantised)),
+                            "\(rows)×\(inputs)×\(outputs) [\(r), \(o)]: \(got) vs \(dequantised)")
+                        // Each term is off by at most half a step of each operand (|x| ≤ 1.2, |w| ≤ 1.1 here).
+                        let bound = Double(inputs) * (Double(step) / 2 * 1.1 + Double(scale) / 2 * 1.2) + 1e-4
+                        #expect(abs(got - exact) <= bound, "[\(r), \(o)]: \(got) vs exact \(exact), bound \(bound)")
+                    }
+                }
+                #expect(y[(rows * outputs)...].allSatisfy { $0 == 7 }, "\(rows)×\(outputs): wrote past the end")
+            }
+        }
+    }
+
+    /// The largest activations against the largest weights over a long row must not overflow the Int32 sums.
+    @Test func extremeValuesDoNotOverflow() {
+        let inputs = 4097
+        let x = [Float](repeating: 3, count: inputs) + [Float](repeating: -3, count: inputs)
+        let w: [Float] = [Float](repeating: 0.5, count: inputs) + [Float](repeating: -0.5, count: inputs)
+        let linear = QuantizedLinear(weight: w, bias: nil, outputs: 2, inputs: inputs)
+        let quantized = QuantizedRows(rows: 2, inputs: inputs)
+        quantized.quantize(x, rows: 2, inputs: inputs, lda: inputs)
+        var y = [Float](repeating: 0, count: 4)
+        QuantizedGEMM.multiply(
+            quantized, rows: 2, linear, panels: 0..<1, output: ProductOutput(pointer: &y, stride: 2))
+        let exact = Float(inputs) * 1.5
+        for (got, expected) in zip(y, [exact, -exact, -exact, exact]) {
+            #expect(abs(got - expected) <= 1e-3 * exact, "\(y)")
+        }
+    }
+
+    /// int8 image embeddings stay within cosine 0.999 of fp32 on every fixture image, for both fixture models,
+    /// and the fp32 text tower is untouched.
+    @Test(arguments: Fixtures.modelNames)
+    func imageEmbeddingsStayCloseToFP32(model name: String) throws {
+        let reference = try Reference(model: name)
+        let float = try CLIPModel(directory: Fixtures.model(name), threads: 2)
+        let int8 = try CLIPModel(directory: Fixtures.model(name), threads: 2, precision: .int8)
+        var worst = 1.0
+        for (index, pixels) in reference.pixelValues.enumerated() {
+            let similarity = cosine(int8.encodeImage(pixels), float.encodeImage(pixels))
+            worst = min(worst, similarity)
+            #expect(similarity >= 0.999, "\(name) image \(reference.imageNames[index]): cosine \(similarity)")
+        }
+        print("\(name): int8 image embeddings, min cosine to fp32 \(worst)")
+        let end = Int32(float.configuration.text.eosTokenID)
+        let ids: [Int32] = [end - 1, 320, 1125, 539, end]
+        #expect(int8.encodeText(ids: ids) == float.encodeText(ids: ids))
+    }
+}
