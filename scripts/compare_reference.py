@@ -49,7 +49,16 @@ def parse_arguments():
         help="without --model: write a random model of this shape (vit-b-32, vit-b-16, tiny); default vit-b-32",
     )
     parser.add_argument("--threads", default="1 2", help='thread counts to compare, e.g. "1 2" (the default)')
-    parser.add_argument("--runs", type=int, default=20, help="timed runs per engine, median reported (default 20)")
+    parser.add_argument(
+        "--runs", type=int, default=20, help="timed runs per engine, spread over the rounds (default 20)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="rounds in which the engines take turns; each engine's figure is the median of its round medians "
+        "(default 5)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
     args = parser.parse_args()
     try:
@@ -60,6 +69,8 @@ def parse_arguments():
         parser.error(f"--threads needs at least one count of 1 or more; got {args.threads!r}")
     if args.runs < 1:
         parser.error(f"--runs must be at least 1, not {args.runs}")
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, not {args.rounds}")
     return args
 
 
@@ -235,31 +246,43 @@ def main():
 
         results = []
         field = None
+        per_round = max(1, -(-args.runs // args.rounds))
         for threads in args.thread_counts:
-            log(f"{threads} thread(s): clipcam bench")
-            bench = clipcam_bench(model, threads, args.runs)
-            field = "image_encoder_ms" if "image_encoder_ms" in bench else "image_ms"
-            row = {"threads": threads, "clipcam_ms": float(bench[field])}
-            if has_int8:
-                log(f"{threads} thread(s): clipcam bench --precision int8")
-                row["clipcam_int8_ms"] = float(clipcam_bench(model, threads, args.runs, "int8")[field])
-
-            log(f"{threads} thread(s): ONNX Runtime")
             timed = session(threads)
-            row["onnxruntime_ms"] = median_ms(lambda: timed.run(None, feed), args.runs)
+            torch.set_num_threads(threads)
+            samples = {"clipcam": [], "clipcam_int8": [], "onnxruntime": [], "pytorch": []}
+            checks = []
+            # The engines take turns, round after round, so that a slow spell of this machine (other virtual
+            # machines on the host, frequency changes) falls on all of them alike; each engine's figure is the
+            # median of its per-round medians.
+            for round_index in range(args.rounds):
+                log(f"{threads} thread(s), round {round_index + 1} of {args.rounds}")
+                bench = clipcam_bench(model, threads, per_round)
+                field = "image_encoder_ms" if "image_encoder_ms" in bench else "image_ms"
+                samples["clipcam"].append(float(bench[field]))
+                if has_int8:
+                    quantized = clipcam_bench(model, threads, per_round, "int8")
+                    samples["clipcam_int8"].append(float(quantized[field]))
+                    checks.append(quantized)
+                samples["onnxruntime"].append(median_ms(lambda: timed.run(None, feed), per_round))
+                with torch.inference_mode():
+                    samples["pytorch"].append(median_ms(lambda: wrapper(pixels), per_round))
             del timed
 
-            log(f"{threads} thread(s): PyTorch")
-            torch.set_num_threads(threads)
-            with torch.inference_mode():
-                row["pytorch_ms"] = median_ms(lambda: wrapper(pixels), args.runs)
-
-            for key in [k for k in row if k.endswith("_ms")]:
-                row[key] = round(row[key], 3)
+            row = {"threads": threads}
+            for name, values in samples.items():
+                if values:
+                    values.sort()
+                    row[f"{name}_ms"] = round(values[len(values) // 2], 3)
+                    row[f"{name}_rounds_ms"] = [round(v, 3) for v in values]
+            if checks:
+                row["int8_min_cosine_to_fp32"] = min(float(c["int8_min_cosine_to_fp32"]) for c in checks)
             for name in ["clipcam", "clipcam_int8"]:
                 if f"{name}_ms" in row:
                     row[f"{name}_over_onnxruntime"] = row[f"{name}_ms"] / row["onnxruntime_ms"]
                     row[f"{name}_over_pytorch"] = row[f"{name}_ms"] / row["pytorch_ms"]
+            if "clipcam_int8_ms" in row:
+                row["int8_speedup_over_fp32"] = row["clipcam_ms"] / row["clipcam_int8_ms"]
             results.append(row)
 
     note = None
@@ -273,6 +296,7 @@ def main():
         "random": args.model is None,
         "image_size": size,
         "runs": args.runs,
+        "rounds": args.rounds,
         "clipcam_field": field,
         "note": note,
         "onnx_max_abs_difference": difference,
@@ -300,7 +324,9 @@ def print_tables(report):
     kind = "random" if report["random"] else "given"
     print(
         f"model: {report['model']} ({kind}), input 1x3x{report['image_size']}x{report['image_size']}, "
-        f"median of {report['runs']} runs after {WARMUP} warm-ups; ONNX vs PyTorch max abs difference "
+        f"{report['rounds']} rounds taking turns, each a median of "
+        f"{max(1, -(-report['runs'] // report['rounds']))} runs after {WARMUP} warm-ups, the median round "
+        f"reported; ONNX vs PyTorch max abs difference "
         f"{report['onnx_max_abs_difference']:.3g}"
     )
     print(f"clipcam time: {report['clipcam_field']}" + (f" ({report['note']})" if report["note"] else ""))
@@ -316,6 +342,14 @@ def print_tables(report):
                 )
         print(f"  {'ONNX Runtime':<16} {row['onnxruntime_ms']:>9.1f}")
         print(f"  {'PyTorch':<16} {row['pytorch_ms']:>9.1f}")
+        if "int8_speedup_over_fp32" in row:
+            print(
+                f"  int8: {row['int8_speedup_over_fp32']:.2f}x the fp32 path, min cosine to fp32 "
+                f"{row['int8_min_cosine_to_fp32']:.6f}"
+            )
+        for name in ["clipcam", "clipcam_int8", "onnxruntime", "pytorch"]:
+            if f"{name}_rounds_ms" in row:
+                print(f"  rounds, {name}: " + " ".join(f"{v:.1f}" for v in row[f"{name}_rounds_ms"]))
 
 
 if __name__ == "__main__":
