@@ -242,7 +242,8 @@ enum PackedGEMM {
         _ low: Lanes, _ high: Lanes, into target: UnsafeMutablePointer<Float>, columns: Int, accumulate: Bool,
         activation: Activation?
     ) {
-        finish([low, high, Lanes()], count: 2, into: target, columns: columns, accumulate: accumulate,
+        finish(
+            [low, high, Lanes()], count: 2, into: target, columns: columns, accumulate: accumulate,
             activation: activation)
     }
 
