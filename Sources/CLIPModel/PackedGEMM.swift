@@ -216,9 +216,10 @@ enum PackedGEMM {
             b1 = raw.loadUnaligned(fromByteOffset: 32, as: Lanes.self)
             b2 = raw.loadUnaligned(fromByteOffset: 64, as: Lanes.self)
         }
+        @inline(__always)
         func store(_ v0: Lanes, _ v1: Lanes, _ v2: Lanes, _ row: Int) {
             finish(
-                [v0 + b0, v1 + b1, v2 + b2], into: output + row * stride, columns: columns, accumulate: accumulate,
+                v0 + b0, v1 + b1, v2 + b2, into: output + row * stride, columns: columns, accumulate: accumulate,
                 activation: activation)
         }
         store(c00, c01, c02, 0)
@@ -227,13 +228,33 @@ enum PackedGEMM {
         if rows > 3 { store(c30, c31, c32, 3) }
     }
 
-    /// Writes one row of a block: the vectors' values, or the first `columns` of them at the right edge of C.
+    /// Writes one row of a block: 24 values, or the first `columns` of them at the right edge of C.
     @inline(__always)
     static func finish(
-        _ vectors: InlineArray<3, Lanes>, into target: UnsafeMutablePointer<Float>, columns: Int, accumulate: Bool,
-        activation: Activation?
+        _ v0: Lanes, _ v1: Lanes, _ v2: Lanes, into target: UnsafeMutablePointer<Float>, columns: Int,
+        accumulate: Bool, activation: Activation?
     ) {
-        finish(vectors, count: 3, into: target, columns: columns, accumulate: accumulate, activation: activation)
+        guard columns == 24 else {
+            finishPartial((v0, v1, v2), into: target, columns: columns, accumulate: accumulate, activation: activation)
+            return
+        }
+        let raw = UnsafeMutableRawPointer(target)
+        var v0 = v0
+        var v1 = v1
+        var v2 = v2
+        if accumulate {
+            v0 += raw.loadUnaligned(as: Lanes.self)
+            v1 += raw.loadUnaligned(fromByteOffset: 32, as: Lanes.self)
+            v2 += raw.loadUnaligned(fromByteOffset: 64, as: Lanes.self)
+        }
+        if let activation {
+            v0 = Kernels.activate(activation, v0)
+            v1 = Kernels.activate(activation, v1)
+            v2 = Kernels.activate(activation, v2)
+        }
+        raw.storeBytes(of: v0, as: Lanes.self)
+        raw.storeBytes(of: v1, toByteOffset: 32, as: Lanes.self)
+        raw.storeBytes(of: v2, toByteOffset: 64, as: Lanes.self)
     }
 
     /// Writes one row of 16 values (two vectors), or the first `columns` of them.
@@ -242,31 +263,37 @@ enum PackedGEMM {
         _ low: Lanes, _ high: Lanes, into target: UnsafeMutablePointer<Float>, columns: Int, accumulate: Bool,
         activation: Activation?
     ) {
-        finish(
-            [low, high, Lanes()], count: 2, into: target, columns: columns, accumulate: accumulate,
-            activation: activation)
+        guard columns == 16 else {
+            finishPartial(
+                (low, high, Lanes()), into: target, columns: columns, accumulate: accumulate, activation: activation)
+            return
+        }
+        let raw = UnsafeMutableRawPointer(target)
+        var low = low
+        var high = high
+        if accumulate {
+            low += raw.loadUnaligned(as: Lanes.self)
+            high += raw.loadUnaligned(fromByteOffset: 32, as: Lanes.self)
+        }
+        if let activation {
+            low = Kernels.activate(activation, low)
+            high = Kernels.activate(activation, high)
+        }
+        raw.storeBytes(of: low, as: Lanes.self)
+        raw.storeBytes(of: high, toByteOffset: 32, as: Lanes.self)
     }
 
-    @inline(__always)
-    static func finish(
-        _ vectors: InlineArray<3, Lanes>, count: Int, into target: UnsafeMutablePointer<Float>, columns: Int,
-        accumulate: Bool, activation: Activation?
+    /// The right edge of C: the first `columns` values, one at a time.
+    static func finishPartial(
+        _ vectors: (Lanes, Lanes, Lanes), into target: UnsafeMutablePointer<Float>, columns: Int, accumulate: Bool,
+        activation: Activation?
     ) {
-        let raw = UnsafeMutableRawPointer(target)
-        if columns == count * Lanes.scalarCount {
-            for index in 0..<count {
-                var v = vectors[index]
-                if accumulate { v += raw.loadUnaligned(fromByteOffset: index * 32, as: Lanes.self) }
-                if let activation { v = Kernels.activate(activation, v) }
-                raw.storeBytes(of: v, toByteOffset: index * 32, as: Lanes.self)
-            }
-        } else {
-            for column in 0..<columns {
-                var value = vectors[column / 8][column % 8]
-                if accumulate { value += target[column] }
-                if let activation { value = Kernels.activate(activation, value) }
-                target[column] = value
-            }
+        for column in 0..<columns {
+            let vector = column < 8 ? vectors.0 : column < 16 ? vectors.1 : vectors.2
+            var value = vector[column % 8]
+            if accumulate { value += target[column] }
+            if let activation { value = Kernels.activate(activation, value) }
+            target[column] = value
         }
     }
 }
