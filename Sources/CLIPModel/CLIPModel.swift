@@ -42,6 +42,9 @@ public final class CLIPModel {
         text = TextEncoder(
             weights: weights.text, projection: weights.textProjection, config: configuration.text, pool: pool)
         logitScaleValue = weights.logitScale.pointer[0]
+        // The encoders work on packed copies; the file's pages that packing read need not stay in this process's
+        // memory (the few tensors used as they are, such as embeddings and LayerNorm weights, fault back in).
+        file.releaseResidentPages()
     }
 
     /// The `logit_scale` weight (its natural log form; callers apply exp()).

@@ -148,6 +148,12 @@ public final class SafeTensorsFile {
         munmap(UnsafeMutableRawPointer(mutating: base), mappedSize)
     }
 
+    /// Drops this process's resident copies of the file's pages (they stay in the page cache). Tensors read
+    /// afterwards are faulted in again on first use; nothing read through this file changes.
+    public func releaseResidentPages() {
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), mappedSize, MADV_DONTNEED)
+    }
+
     /// The header entry of `name`.
     public func info(_ name: String) throws -> TensorInfo {
         guard let info = tensors[name] else { throw SafeTensorsError.missingTensor(file: url.path, tensor: name) }
