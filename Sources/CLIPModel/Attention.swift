@@ -1,7 +1,7 @@
 // Multi-head self-attention (transformers 5.23 modeling_clip.py CLIPAttention with eager_attention_forward):
 // softmax(Q·Kᵀ · d^-½ + mask) · V per head. The two products of each head go through the packed kernel: K and V
-// of the head are packed into scratch panels, then scores = Q·Kᵀ and context = P·V. Heads are shared out among
-// the pool's workers, each with its own scratch. Deviation: the d^-½ scaling is folded into the query weights at
+// of the head are packed into scratch panels, then scores = Q·Kᵀ and context = P·V. Heads are claimed by the
+// pool's workers in turn, each with its own scratch. Deviation: the d^-½ scaling is folded into the query weights at
 // load (PackedAttentionWeights); for head sizes that are powers of four (64 in every CLIP) it is exact.
 
 /// One worker's scratch for one head at a time.
@@ -19,23 +19,54 @@ final class AttentionScratch {
     }
 }
 
-enum Attention {
+/// Attention as a pool job, made once per transformer stack: `perform` sets the inputs and runs it on every
+/// worker; heads are claimed by the workers in turn.
+final class AttentionTask: PoolTask {
+    let scratch: [AttentionScratch]  // one per worker
+    private var qkv: UnsafePointer<Float>?
+    private var context: UnsafeMutablePointer<Float>?
+    private var tokens = 0
+    private var width = 0
+    private var heads = 0
+    private var causal = false
+    private var queries = 0..<0
+    private unowned(unsafe) var pool: WorkerPool?
+
+    init(scratch: [AttentionScratch]) {
+        self.scratch = scratch
+    }
+
     /// `qkv` is [tokens × 3·width]: the (already scaled) queries, the keys and the values of each token side by
     /// side. Writes the context of query rows `queries` to the same rows of `context` [tokens × width]. With
     /// `causal`, token i attends to tokens 0...i only.
-    static func run(
+    func perform(
         qkv: UnsafePointer<Float>, tokens: Int, width: Int, heads: Int, causal: Bool, queries: Range<Int>,
-        context: UnsafeMutablePointer<Float>, scratch: [AttentionScratch], pool: WorkerPool
+        context: UnsafeMutablePointer<Float>, pool: WorkerPool
     ) {
+        precondition(scratch.count >= pool.threads, "attention scratch for \(scratch.count) of \(pool.threads) workers")
+        self.qkv = qkv
+        self.context = context
+        self.tokens = tokens
+        self.width = width
+        self.heads = heads
+        self.causal = causal
+        self.queries = queries
+        self.pool = pool
+        pool.run(self)
+        self.pool = nil
+    }
+
+    func run(worker: Int) {
+        guard let qkv, let context, let pool else { return }
         let headDim = width / heads
         let stride = 3 * width
-        pool.run { worker in
-            let own = scratch[worker]
-            own.keys.reshape(depth: headDim, outputs: tokens)
-            own.values.reshape(depth: tokens, outputs: headDim)
-            let scores = own.scores.pointer
-            let scoreStride = own.maxTokens
-            for head in pool.share(of: heads, worker: worker) {
+        let own = scratch[worker]
+        own.keys.reshape(depth: headDim, outputs: tokens)
+        own.values.reshape(depth: tokens, outputs: headDim)
+        let scores = own.scores.pointer
+        let scoreStride = own.maxTokens
+        while let claimed = pool.claim(heads) {
+            for head in claimed {
                 own.keys.packRows(qkv + width + head * headDim, rowStride: stride, outputs: 0..<tokens)
                 own.values.packColumns(qkv + 2 * width + head * headDim, rowStride: stride)
                 PackedGEMM.multiply(

@@ -106,8 +106,9 @@ final class TransformerStack {
     private let qkv: Buffer  // [maxTokens × 3W]
     private let context: Buffer  // [maxTokens × W]
     private let mlp: Buffer  // [maxTokens × I]
-    private let scratch: [AttentionScratch]  // one per worker
     private let quantized: QuantizedRows?  // [maxTokens × I] 16-bit values, for int8 products
+    private let productTask = ProductTask()
+    private let attention: AttentionTask
 
     init(
         layers: [EncoderLayerWeights], width: Int, heads: Int, intermediate: Int, activation: Activation,
@@ -126,39 +127,27 @@ final class TransformerStack {
         qkv = Buffer(maxTokens * 3 * width)
         context = Buffer(maxTokens * width)
         mlp = Buffer(maxTokens * intermediate)
-        scratch = (0..<pool.threads).map { _ in AttentionScratch(headDim: width / heads, maxTokens: maxTokens) }
+        attention = AttentionTask(
+            scratch: (0..<pool.threads).map { _ in AttentionScratch(headDim: width / heads, maxTokens: maxTokens) })
         quantized = precision == .int8 ? QuantizedRows(rows: maxTokens, inputs: max(width, intermediate)) : nil
     }
 
     /// y = x · Wᵀ (+ bias, + y, activation) for `rows` rows of x (`lda` floats apart) over `panels` of a block's
-    /// linear layer (all by default), the panels shared out among the workers. y's rows are `outputs` apart.
+    /// linear layer (all by default), the panels claimed by the workers in turn. y's rows are `outputs` apart.
     func product(
         _ x: UnsafePointer<Float>, rows: Int, lda: Int? = nil, _ linear: BlockLinear,
         into y: UnsafeMutablePointer<Float>, panels: Range<Int>? = nil, accumulate: Bool = false,
         activation: Activation? = nil
     ) {
         let output = ProductOutput(pointer: y, stride: linear.outputs, accumulate: accumulate, activation: activation)
-        let panels = panels ?? 0..<linear.panels
-        switch linear {
-        case .float(let packed):
-            pool.run { worker in
-                let share = pool.share(of: panels.count, worker: worker)
-                PackedGEMM.multiply(
-                    x, rows: rows, lda: lda ?? packed.inputs, packed.weight, bias: packed.bias,
-                    panels: (panels.lowerBound + share.lowerBound)..<(panels.lowerBound + share.upperBound),
-                    output: output)
-            }
-        case .int8(let weights):
-            let rowsIn = quantized!
-            rowsIn.quantize(x, rows: rows, inputs: weights.inputs, lda: lda ?? weights.inputs)
-            pool.run { worker in
-                let share = pool.share(of: panels.count, worker: worker)
-                QuantizedGEMM.multiply(
-                    rowsIn, rows: rows, weights,
-                    panels: (panels.lowerBound + share.lowerBound)..<(panels.lowerBound + share.upperBound),
-                    output: output)
-            }
+        if case .int8(let weights) = linear {
+            quantized!.quantize(x, rows: rows, inputs: weights.inputs, lda: lda ?? weights.inputs)
         }
+        productTask.set(
+            x, rows: rows, lda: lda ?? linear.inputs, linear, panels: panels ?? 0..<linear.panels, output: output,
+            quantized: quantized, pool: pool)
+        pool.run(productTask)
+        productTask.clear()
     }
 
     /// `product` for a float layer outside the blocks (patch embedding, projection).
@@ -193,9 +182,9 @@ final class TransformerStack {
                     normed.pointer + first * width, rows: 1, layer.qkv, into: qkv.pointer + first * 3 * width,
                     panels: 0..<queryPanels)
             }
-            Attention.run(
+            attention.perform(
                 qkv: qkv.pointer, tokens: tokens, width: width, heads: heads, causal: causal, queries: rows,
-                context: context.pointer, scratch: scratch, pool: pool)
+                context: context.pointer, pool: pool)
             product(
                 context.pointer + first * width, rows: rows.count, layer.outProj, into: x + first * width,
                 accumulate: true)
@@ -208,6 +197,53 @@ final class TransformerStack {
             product(normed.pointer, rows: rows.count, layer.fc1, into: mlp.pointer, activation: activation)
             product(mlp.pointer, rows: rows.count, layer.fc2, into: x + first * width, accumulate: true)
             clock?.mark(.mlp)
+        }
+    }
+}
+
+/// One product as a pool job, made once per stack: `set` gives its operands, every worker then claims panels in
+/// turn and multiplies them.
+final class ProductTask: PoolTask {
+    private var x: UnsafePointer<Float>?
+    private var rows = 0
+    private var lda = 0
+    private var linear: BlockLinear?
+    private var panels = 0..<0
+    private var output = ProductOutput(pointer: UnsafeMutablePointer(bitPattern: 64)!, stride: 0)
+    private unowned(unsafe) var quantized: QuantizedRows?
+    private unowned(unsafe) var pool: WorkerPool?
+
+    func set(
+        _ x: UnsafePointer<Float>, rows: Int, lda: Int, _ linear: BlockLinear, panels: Range<Int>,
+        output: ProductOutput, quantized: QuantizedRows?, pool: WorkerPool
+    ) {
+        self.x = x
+        self.rows = rows
+        self.lda = lda
+        self.linear = linear
+        self.panels = panels
+        self.output = output
+        self.quantized = quantized
+        self.pool = pool
+    }
+
+    func clear() {
+        linear = nil
+        pool = nil
+        quantized = nil
+    }
+
+    func run(worker: Int) {
+        guard let x, let linear, let pool else { return }
+        while let claimed = pool.claim(panels.count) {
+            let share = (panels.lowerBound + claimed.lowerBound)..<(panels.lowerBound + claimed.upperBound)
+            switch linear {
+            case .float(let packed):
+                PackedGEMM.multiply(
+                    x, rows: rows, lda: lda, packed.weight, bias: packed.bias, panels: share, output: output)
+            case .int8(let weights):
+                QuantizedGEMM.multiply(quantized!, rows: rows, weights, panels: share, output: output)
+            }
         }
     }
 }

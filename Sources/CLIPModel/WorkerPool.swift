@@ -1,21 +1,38 @@
 // The encoder's own threads. A model's products are split across `threads` workers: the calling thread is
 // worker 0 and `threads − 1` helper threads wait for work. A helper spins briefly between jobs (the products of
 // one encoding follow each other within microseconds) and then sleeps on a condition variable, so an idle
-// encoder costs no CPU.
+// encoder costs no CPU. Jobs are objects made once (PoolTask) and handed over by an unretained reference, so
+// that starting one allocates nothing; workers claim chunks of a job's items in turn (`claim`), so that a worker
+// held up by another thread of the process (capture, display) does not hold the others up.
 import Foundation
 import Synchronization
+
+/// Work that every worker of a pool runs at once, each with its own worker index.
+protocol PoolTask: AnyObject {
+    func run(worker: Int)
+}
+
+/// A closure as a task; it allocates, so it is for tests and set-up, not for the encoders' jobs.
+private final class ClosureTask: PoolTask {
+    let body: (Int) -> Void
+    init(_ body: @escaping (Int) -> Void) { self.body = body }
+    func run(worker: Int) { body(worker) }
+}
 
 final class WorkerPool: @unchecked Sendable {
     /// Workers, the caller included.
     let threads: Int
 
     private let generation = Atomic<Int>(0)
+    /// The next unclaimed item of the current job.
+    private let nextItem = Atomic<Int>(0)
     private let pending = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     private var mutex = pthread_mutex_t()
     private var wake = pthread_cond_t()
-    /// The job of the current generation; written by the caller before the generation is bumped.
-    private var job: ((Int) -> Void)?
+    /// The job of the current generation; written by the caller before the generation is bumped. Not retained:
+    /// `run` does not return before every worker is done with it.
+    private unowned(unsafe) var job: PoolTask?
     private var helpers: [pthread_t] = []
 
     /// Spins of a helper before it sleeps; about 50 µs.
@@ -51,31 +68,38 @@ final class WorkerPool: @unchecked Sendable {
         pthread_mutex_destroy(&mutex)
     }
 
-    /// Runs `body(worker)` for every worker in 0..<threads at once and returns when all have finished.
-    func run(_ body: (Int) -> Void) {
+    /// Runs `task.run(worker:)` on every worker in 0..<threads at once and returns when all have finished.
+    func run(_ task: PoolTask) {
+        nextItem.store(0, ordering: .relaxed)
         if threads == 1 {
-            body(0)
+            task.run(worker: 0)
             return
         }
+        job = task
+        pending.store(threads - 1, ordering: .sequentiallyConsistent)
+        pthread_mutex_lock(&mutex)
+        generation.add(1, ordering: .sequentiallyConsistent)
+        pthread_cond_broadcast(&wake)
+        pthread_mutex_unlock(&mutex)
+        task.run(worker: 0)
+        while pending.load(ordering: .acquiring) > 0 {}
+        job = nil
+    }
+
+    /// Runs `body(worker)` for every worker at once (allocates: for tests and set-up).
+    func run(_ body: (Int) -> Void) {
         withoutActuallyEscaping(body) { escaping in
-            job = escaping
-            pending.store(threads - 1, ordering: .sequentiallyConsistent)
-            pthread_mutex_lock(&mutex)
-            generation.add(1, ordering: .sequentiallyConsistent)
-            pthread_cond_broadcast(&wake)
-            pthread_mutex_unlock(&mutex)
-            escaping(0)
-            while pending.load(ordering: .acquiring) > 0 {}
-            job = nil
+            let task = ClosureTask(escaping)
+            run(task)
         }
     }
 
-    /// The part of `count` items that `worker` takes: contiguous ranges differing in size by at most one.
-    func share(of count: Int, worker: Int) -> Range<Int> {
-        let base = count / threads
-        let extra = count % threads
-        let start = worker * base + min(worker, extra)
-        return start..<(start + base + (worker < extra ? 1 : 0))
+    /// Claims the next chunk of a job's `count` items for the calling worker: chunks of about count / (4 · threads)
+    /// items, handed out in turn until none are left (then nil). Every worker of one job must pass the same count.
+    func claim(_ count: Int) -> Range<Int>? {
+        let grain = max(1, count / (4 * threads))
+        let start = nextItem.wrappingAdd(grain, ordering: .relaxed).oldValue
+        return start < count ? start..<min(start + grain, count) : nil
     }
 
     private func helperLoop(index: Int) {
@@ -94,7 +118,7 @@ final class WorkerPool: @unchecked Sendable {
             }
             seen = generation.load(ordering: .acquiring)
             if stopping.load(ordering: .acquiring) { return }
-            job?(index)
+            job?.run(worker: index)
             pending.subtract(1, ordering: .releasing)
         }
     }

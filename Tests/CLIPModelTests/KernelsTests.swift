@@ -93,12 +93,13 @@ import Testing
             var scaled = qkv
             for i in 0..<tokens { for c in 0..<width { scaled[i * 3 * width + c] *= scale } }
             let pool = WorkerPool(threads: threads)
-            let scratch = (0..<threads).map { _ in AttentionScratch(headDim: headDim, maxTokens: tokens + 3) }
+            let task = AttentionTask(
+                scratch: (0..<threads).map { _ in AttentionScratch(headDim: headDim, maxTokens: tokens + 3) })
             for queries in [0..<tokens, (tokens - 1)..<tokens, 0..<1] {
                 var context = [Float](repeating: .nan, count: tokens * width)
-                Attention.run(
+                task.perform(
                     qkv: scaled, tokens: tokens, width: width, heads: heads, causal: causal, queries: queries,
-                    context: &context, scratch: scratch, pool: pool)
+                    context: &context, pool: pool)
                 for head in 0..<heads {
                     for i in queries {
                         let visible = causal ? i + 1 : tokens
@@ -148,11 +149,11 @@ import Testing
                 var y = residual + [Float](repeating: 7, count: outputs)
                 let output = ProductOutput(
                     pointer: &y, stride: outputs, accumulate: accumulate, activation: activation)
-                pool.run { worker in
-                    PackedGEMM.multiply(
-                        x, rows: rows, lda: inputs, linear.weight, bias: linear.bias,
-                        panels: pool.share(of: linear.weight.panels, worker: worker), output: output)
-                }
+                let task = ProductTask()
+                task.set(
+                    x, rows: rows, lda: inputs, .float(linear), panels: 0..<linear.weight.panels, output: output,
+                    quantized: nil, pool: pool)
+                pool.run(task)
                 for r in 0..<rows {
                     for o in 0..<outputs {
                         var exact = Double(b[o])
@@ -167,14 +168,26 @@ import Testing
         }
     }
 
-    @Test func poolSharesCoverEveryItemOnce() {
-        for threads in 1...4 {
-            let pool = WorkerPool(threads: threads)
-            for count in [0, 1, 3, 48, 49] {
-                let shares = (0..<threads).map { pool.share(of: count, worker: $0) }
-                #expect(shares.flatMap { Array($0) } == Array(0..<count))
-                #expect(shares.map(\.count).max()! - shares.map(\.count).min()! <= 1)
+    /// Claimed chunks cover every item exactly once, whichever worker claims them.
+    @Test(arguments: [1, 2, 3])
+    func claimedChunksCoverEveryItemOnce(threads: Int) {
+        let pool = WorkerPool(threads: threads)
+        for count in [1, 3, 48, 49, 128] {
+            let seen = UnsafeMutablePointer<Int>.allocate(capacity: count)
+            seen.initialize(repeating: 0, count: count)
+            defer { seen.deallocate() }
+            let workers = UnsafeMutablePointer<Int>.allocate(capacity: count)
+            defer { workers.deallocate() }
+            pool.run { worker in
+                while let chunk = pool.claim(count) {
+                    for item in chunk {
+                        seen[item] += 1
+                        workers[item] = worker
+                    }
+                }
             }
+            #expect((0..<count).allSatisfy { seen[$0] == 1 }, "count \(count)")
+            #expect((0..<count).allSatisfy { (0..<threads).contains(workers[$0]) })
         }
     }
 }

@@ -23,11 +23,11 @@ import Testing
             for (accumulate, activation) in [(false, nil), (true, nil), (false, Activation.quickGELU)] {
                 var y = residual + [Float](repeating: 7, count: outputs)
                 let output = ProductOutput(pointer: &y, stride: outputs, accumulate: accumulate, activation: activation)
-                pool.run { worker in
-                    QuantizedGEMM.multiply(
-                        quantized, rows: rows, linear, panels: pool.share(of: linear.panels, worker: worker),
-                        output: output)
-                }
+                let task = ProductTask()
+                task.set(
+                    x, rows: rows, lda: inputs, .int8(linear), panels: 0..<linear.panels, output: output,
+                    quantized: quantized, pool: pool)
+                pool.run(task)
                 for r in 0..<rows {
                     // The documented quantisation, recomputed independently (the rounding inputs in Float, as
                     // documented, so that ties fall the same way).
