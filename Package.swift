@@ -31,12 +31,10 @@ let package = Package(
         .systemLibrary(name: "CSDL2", pkgConfig: "sdl2", providers: [.apt(["libsdl2-dev", "libsdl2-image-dev"])]),
         .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev"])]),
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
-        // A prefetch hint (a header only).
-        .systemLibrary(name: "CPrefetch"),
 
         // CLIP itself.
         .target(name: "CLIPTokenizer"),
-        .target(name: "CLIPModel", dependencies: ["COpenBLAS", "CPrefetch"], swiftSettings: fastMath),
+        .target(name: "CLIPModel", dependencies: ["COpenBLAS"], swiftSettings: fastMath),
 
         // The live pipeline's parts.
         .target(name: "Capture", dependencies: ["CV4L2", "CSDL2"]),

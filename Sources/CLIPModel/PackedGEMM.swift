@@ -5,7 +5,6 @@
 // three), which matters on Zen 3, where a broadcast from memory occupies one of the two FMA pipes: measured
 // against a 5 × 16 block on the products of a ViT-B/32 block, 12–18 % faster. Bias, the residual add and the
 // activation are applied to each block as it leaves the registers.
-import CPrefetch
 import Foundation
 
 typealias Lanes = SIMD8<Float>
@@ -141,28 +140,74 @@ enum PackedGEMM {
         _ a: UnsafePointer<Float>, rows: Int, lda: Int, _ w: PackedPanels, bias: UnsafePointer<Float>?,
         panels: Range<Int>, output: ProductOutput
     ) {
-        let blocks = (rows + blockRows - 1) / blockRows
-        let lines = w.depth * PackedPanels.width * 4 / 64
         for panel in panels {
             let columns = min(PackedPanels.width, w.outputs - panel * PackedPanels.width)
             let panelBias = bias.map { UnsafePointer($0 + panel * PackedPanels.width) }
-            // Asking for the next panel while this one runs (software prefetch) was measured: 4–7 % slower than
-            // leaving the stream to the hardware prefetcher, so it is not done.
-            let next: UnsafeRawPointer? = nil
             var row = 0
-            var block = 0
             while row < rows {
-                let first = lines * block / blocks
-                let last = lines * (block + 1) / blocks
-                Self.block(
-                    a + row * lda, rows: min(blockRows, rows - row), lda: lda, panel: w.panel(panel), depth: w.depth,
-                    prefetch: next.map { ($0 + first * 64, last - first) },
-                    bias: panelBias, output: output.pointer + row * output.stride + panel * PackedPanels.width,
-                    stride: output.stride, columns: columns, accumulate: output.accumulate,
-                    activation: output.activation)
-                row += blockRows
-                block += 1
+                let count = min(blockRows, rows - row)
+                let target = output.pointer + row * output.stride + panel * PackedPanels.width
+                // One or two rows left (a ViT-B/32 image has 50 tokens: 12 blocks of 4, then 2) take a block of
+                // two, which does half the work of a block of four with the last rows repeated.
+                if count <= 2 {
+                    pair(
+                        a + row * lda, rows: count, lda: lda, panel: w.panel(panel), depth: w.depth, bias: panelBias,
+                        output: target, stride: output.stride, columns: columns, accumulate: output.accumulate,
+                        activation: output.activation)
+                } else {
+                    block(
+                        a + row * lda, rows: count, lda: lda, panel: w.panel(panel), depth: w.depth, bias: panelBias,
+                        output: target, stride: output.stride, columns: columns, accumulate: output.accumulate,
+                        activation: output.activation)
+                }
+                row += count
             }
+        }
+    }
+
+    /// One block of up to 2 rows × up to 24 columns. A missing second row repeats the first (not stored).
+    @inline(__always)
+    static func pair(
+        _ a: UnsafePointer<Float>, rows: Int, lda: Int, panel: UnsafePointer<Float>, depth: Int,
+        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, stride: Int, columns: Int,
+        accumulate: Bool, activation: Activation?
+    ) {
+        let a0 = a
+        let a1 = a + min(1, rows - 1) * lda
+        var c00 = Lanes(), c01 = Lanes(), c02 = Lanes(), c10 = Lanes(), c11 = Lanes(), c12 = Lanes()
+        let weights = UnsafeRawPointer(panel)
+        for k in 0..<depth {
+            let offset = k * 96
+            let w0 = weights.load(fromByteOffset: offset, as: Lanes.self)
+            let w1 = weights.load(fromByteOffset: offset + 32, as: Lanes.self)
+            let w2 = weights.load(fromByteOffset: offset + 64, as: Lanes.self)
+            var x = Lanes(repeating: a0[k])
+            c00 = c00.addingProduct(x, w0)
+            c01 = c01.addingProduct(x, w1)
+            c02 = c02.addingProduct(x, w2)
+            x = Lanes(repeating: a1[k])
+            c10 = c10.addingProduct(x, w0)
+            c11 = c11.addingProduct(x, w1)
+            c12 = c12.addingProduct(x, w2)
+        }
+        let b0: Lanes, b1: Lanes, b2: Lanes
+        if let bias {
+            let raw = UnsafeRawPointer(bias)
+            b0 = raw.loadUnaligned(as: Lanes.self)
+            b1 = raw.loadUnaligned(fromByteOffset: 32, as: Lanes.self)
+            b2 = raw.loadUnaligned(fromByteOffset: 64, as: Lanes.self)
+        } else {
+            b0 = Lanes()
+            b1 = Lanes()
+            b2 = Lanes()
+        }
+        finish(
+            c00 + b0, c01 + b1, c02 + b2, into: output, columns: columns, accumulate: accumulate,
+            activation: activation)
+        if rows > 1 {
+            finish(
+                c10 + b0, c11 + b1, c12 + b2, into: output + stride, columns: columns, accumulate: accumulate,
+                activation: activation)
         }
     }
 
@@ -170,8 +215,8 @@ enum PackedGEMM {
     @inline(__always)
     static func block(
         _ a: UnsafePointer<Float>, rows: Int, lda: Int, panel: UnsafePointer<Float>, depth: Int,
-        prefetch: (UnsafeRawPointer, lines: Int)?, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-        stride: Int, columns: Int, accumulate: Bool, activation: Activation?
+        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, stride: Int, columns: Int,
+        accumulate: Bool, activation: Activation?
     ) {
         let a0 = a
         let a1 = a + min(1, rows - 1) * lda
@@ -180,13 +225,7 @@ enum PackedGEMM {
         var c00 = Lanes(), c01 = Lanes(), c02 = Lanes(), c10 = Lanes(), c11 = Lanes(), c12 = Lanes()
         var c20 = Lanes(), c21 = Lanes(), c22 = Lanes(), c30 = Lanes(), c31 = Lanes(), c32 = Lanes()
         let weights = UnsafeRawPointer(panel)
-        let prefetchLines = prefetch?.lines ?? 0
-        var ahead = prefetch?.0 ?? weights
         for k in 0..<depth {
-            if k < prefetchLines {
-                clipcam_prefetch(ahead)
-                ahead += 64
-            }
             let offset = k * 96
             let w0 = weights.load(fromByteOffset: offset, as: Lanes.self)
             let w1 = weights.load(fromByteOffset: offset + 32, as: Lanes.self)

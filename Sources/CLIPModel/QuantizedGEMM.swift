@@ -1,4 +1,3 @@
-import CPrefetch
 import Foundation
 
 // The integer matrix kernel of `--precision int8`: C = A · Wᵀ with W quantised once at load per output channel
@@ -148,24 +147,16 @@ enum QuantizedGEMM {
     /// C = A · Wᵀ over `panels` of W for the rows already quantised into `a`, one thread.
     static func multiply(_ a: QuantizedRows, rows: Int, _ w: QuantizedLinear, panels: Range<Int>, output: ProductOutput)
     {
-        let blocks = (rows + blockRows - 1) / blockRows
         for panel in panels {
             let columns = min(QuantizedLinear.width, w.outputs - panel * QuantizedLinear.width)
-            // No software prefetch of the next panel: as in PackedGEMM, it was measured slower than the hardware's.
-            let next: UnsafeRawPointer? = nil
             var row = 0
-            var block = 0
             while row < rows {
-                let first = w.pairs * block / blocks
-                let last = w.pairs * (block + 1) / blocks
                 Self.block(
                     a, row: row, rows: min(blockRows, rows - row), w, panel: panel,
-                    prefetch: next.map { ($0 + first * 64, last - first) },
                     output: output.pointer + row * output.stride + panel * QuantizedLinear.width,
                     stride: output.stride, columns: columns, accumulate: output.accumulate,
                     activation: output.activation)
                 row += blockRows
-                block += 1
             }
         }
     }
@@ -193,8 +184,7 @@ enum QuantizedGEMM {
         @inline(__always)
         static func block(
             _ a: QuantizedRows, row: Int, rows: Int, _ w: QuantizedLinear, panel: Int,
-            prefetch: (UnsafeRawPointer, lines: Int)?, output: UnsafeMutablePointer<Float>, stride: Int, columns: Int,
-            accumulate: Bool, activation: Activation?
+            output: UnsafeMutablePointer<Float>, stride: Int, columns: Int, accumulate: Bool, activation: Activation?
         ) {
             let rowBytes = a.stride * 2
             let base = UnsafeRawPointer(a.values + row * a.stride)
@@ -209,13 +199,7 @@ enum QuantizedGEMM {
             var c20 = _mm256_setzero_si256(), c21 = _mm256_setzero_si256()
             var c30 = _mm256_setzero_si256(), c31 = _mm256_setzero_si256()
             var c40 = _mm256_setzero_si256(), c41 = _mm256_setzero_si256()
-            let prefetchLines = prefetch?.lines ?? 0
-            var ahead = prefetch?.0 ?? weights
             for pair in 0..<w.pairs {
-                if pair < prefetchLines {
-                    clipcam_prefetch(ahead)
-                    ahead += 64
-                }
                 let w0 = weights.load(fromByteOffset: pair * 64, as: __m256i.self)
                 let w1 = weights.load(fromByteOffset: pair * 64 + 32, as: __m256i.self)
                 let byte = pair * 4
@@ -251,8 +235,7 @@ enum QuantizedGEMM {
         /// One block of up to 5 rows × 16 channels, in plain integer arithmetic.
         static func block(
             _ a: QuantizedRows, row: Int, rows: Int, _ w: QuantizedLinear, panel: Int,
-            prefetch: (UnsafeRawPointer, lines: Int)?, output: UnsafeMutablePointer<Float>, stride: Int, columns: Int,
-            accumulate: Bool, activation: Activation?
+            output: UnsafeMutablePointer<Float>, stride: Int, columns: Int, accumulate: Bool, activation: Activation?
         ) {
             let weights = w.weights + panel * w.pairs * 32
             for index in 0..<rows {

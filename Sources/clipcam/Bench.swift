@@ -52,7 +52,7 @@ struct Bench: ParsableCommand {
     var startupRuns = 1
     @Option(
         help: ArgumentHelp(
-            "The image encoder's arithmetic: fp32 or int8.",
+            "The image encoder's arithmetic: fp32 or int8 (see `clipcam run --help`).",
             discussion: "With int8, an fp32 copy of the model is also loaded and timed in the same run "
                 + "(fp32_image_encoder_ms, int8_speedup), and the two precisions' embeddings of \(Bench.checkFrames) "
                 + "varied frames are compared (int8_min_cosine_to_fp32)."))

@@ -21,9 +21,10 @@ struct ModelOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "The image encoder's arithmetic: fp32 (exact) or int8 (faster, cosine to fp32 ≥ 0.999).",
-            discussion: "int8 quantises the weights per output channel and the activations per token; prompts are "
-                + "always encoded in fp32."))
+            "The image encoder's arithmetic: fp32 (exact) or int8 (faster integer arithmetic, cosine to fp32 ≥ 0.999).",
+            discussion: "int8 quantises the weights per output channel and the activations per token to 16-bit "
+                + "integers (about 11 bits and a sign each, so that no sum can overflow) and multiplies them with "
+                + "AVX2's integer dot products; prompts are always encoded in fp32."))
     var precision: Precision = .fp32
 
     func validate() throws {
