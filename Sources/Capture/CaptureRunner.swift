@@ -48,7 +48,10 @@ public final class CaptureRunner: Sendable {
             name: source.name, format: source.format, queues: queues,
             signal: source.stopSignal)
         let box = SourceBox(source)
-        let thread = Thread { runner.run(box.source, maxFrames: maxFrames) }
+        let thread = Thread {
+            ThreadPriority.lowerCurrentThread()
+            runner.run(box.source, maxFrames: maxFrames)
+        }
         thread.name = "clipcam capture"
         thread.start()
         return runner

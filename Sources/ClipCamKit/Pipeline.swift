@@ -143,6 +143,11 @@ public final class Pipeline: Sendable {
         let interrupts = InterruptWatcher { runner.stop() }
         var quit = false
         if let display, let displayQueue {
+            // The encoder and its helpers already run; the display defers to them from here on (see
+            // ThreadPriority). Threads started later would inherit the lower priority: none are.
+            let nice = ThreadPriority.currentNice
+            ThreadPriority.lowerCurrentThread()
+            defer { ThreadPriority.set(nice) }
             quit = try display.loop(
                 queue: displayQueue, runner: runner, encoder: encoder, notices: notices,
                 interrupted: { interrupts.fired })
