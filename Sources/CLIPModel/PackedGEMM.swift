@@ -190,17 +190,7 @@ enum PackedGEMM {
             c11 = c11.addingProduct(x, w1)
             c12 = c12.addingProduct(x, w2)
         }
-        let b0: Lanes, b1: Lanes, b2: Lanes
-        if let bias {
-            let raw = UnsafeRawPointer(bias)
-            b0 = raw.loadUnaligned(as: Lanes.self)
-            b1 = raw.loadUnaligned(fromByteOffset: 32, as: Lanes.self)
-            b2 = raw.loadUnaligned(fromByteOffset: 64, as: Lanes.self)
-        } else {
-            b0 = Lanes()
-            b1 = Lanes()
-            b2 = Lanes()
-        }
+        let (b0, b1, b2) = biasLanes(bias)
         finish(
             c00 + b0, c01 + b1, c02 + b2, into: output, columns: columns, accumulate: accumulate,
             activation: activation)
@@ -247,17 +237,7 @@ enum PackedGEMM {
             c31 = c31.addingProduct(x, w1)
             c32 = c32.addingProduct(x, w2)
         }
-        let b0: Lanes, b1: Lanes, b2: Lanes
-        if let bias {
-            let raw = UnsafeRawPointer(bias)
-            b0 = raw.loadUnaligned(as: Lanes.self)
-            b1 = raw.loadUnaligned(fromByteOffset: 32, as: Lanes.self)
-            b2 = raw.loadUnaligned(fromByteOffset: 64, as: Lanes.self)
-        } else {
-            b0 = Lanes()
-            b1 = Lanes()
-            b2 = Lanes()
-        }
+        let (b0, b1, b2) = biasLanes(bias)
         // Plain calls, not a nested function: a nested function capturing the bias would box it on the heap.
         finish(
             c00 + b0, c01 + b1, c02 + b2, into: output, columns: columns, accumulate: accumulate,
@@ -277,6 +257,17 @@ enum PackedGEMM {
                 c30 + b0, c31 + b1, c32 + b2, into: output + 3 * stride, columns: columns, accumulate: accumulate,
                 activation: activation)
         }
+    }
+
+    /// A panel's 24 biases as three vectors (zeros without bias).
+    @inline(__always)
+    static func biasLanes(_ bias: UnsafePointer<Float>?) -> (Lanes, Lanes, Lanes) {
+        guard let bias else { return (Lanes(), Lanes(), Lanes()) }
+        let raw = UnsafeRawPointer(bias)
+        return (
+            raw.loadUnaligned(as: Lanes.self), raw.loadUnaligned(fromByteOffset: 32, as: Lanes.self),
+            raw.loadUnaligned(fromByteOffset: 64, as: Lanes.self)
+        )
     }
 
     /// Writes one row of a block: 24 values, or the first `columns` of them at the right edge of C.
