@@ -53,6 +53,14 @@ enum BlockLinear {
         case .int8(let linear): linear.panels
         }
     }
+
+    /// Outputs per panel.
+    var panelWidth: Int {
+        switch self {
+        case .float: PackedPanels.width
+        case .int8: QuantizedLinear.width
+        }
+    }
 }
 
 /// One block in its run-time form.
@@ -170,11 +178,11 @@ final class TransformerStack {
                 x, rows: tokens, width: width, weight: layer.layerNorm1.weight.pointer,
                 bias: layer.layerNorm1.bias.pointer, eps: eps, into: normed.pointer)
             clock?.mark(.layerNorm)
-            if rows.count == tokens || width % PackedPanels.width != 0 {
+            if rows.count == tokens || width % layer.qkv.panelWidth != 0 {
                 product(normed.pointer, rows: tokens, layer.qkv, into: qkv.pointer)
             } else {
                 // Keys and values for every token, the query for the kept row only.
-                let queryPanels = width / PackedPanels.width
+                let queryPanels = width / layer.qkv.panelWidth
                 product(
                     normed.pointer, rows: tokens, layer.qkv, into: qkv.pointer,
                     panels: queryPanels..<layer.qkv.panels)

@@ -43,7 +43,11 @@ struct Bench: ParsableCommand {
     var model: String?
     @Option(help: "Benchmark a random model of this shape instead: vit-b-32, vit-b-16 or tiny.")
     var shape: RandomModel.Shape?
-    @Option(help: "Threads each encoding is shared among (and OpenBLAS's, for the sgemm roofline).") var threads = 2
+    @Option(
+        help:
+            "Threads each encoding is shared among, and OpenBLAS's for the sgemm roofline (default: every core, here \(CLIPModel.defaultThreads))."
+    )
+    var threads = CLIPModel.defaultThreads
     @Option(help: "Timed runs of each encoder (the median is reported).") var runs = 20
     @Option(help: "Scored frames timed through the live pipeline, after the warm-up; 0 skips the pipeline figure.")
     var pipelineFrames = 20
