@@ -177,9 +177,10 @@ func writeBMP(_ frame: Frame, to url: URL) throws {
 }
 
 /// Makes a short test video with ffmpeg; fails the test with instructions when ffmpeg is missing.
-func makeTestVideo(in folder: URL, frames: Int, width: Int, height: Int, fps: Int, name: String = "clip.mkv")
-    throws -> URL
-{
+/// `rate` (e.g. "1/5") overrides `fps` for rates below one frame a second.
+func makeTestVideo(
+    in folder: URL, frames: Int, width: Int, height: Int, fps: Int, rate: String? = nil, name: String = "clip.mkv"
+) throws -> URL {
     guard let ffmpeg = try? findTool("ffmpeg") else {
         throw SetupError(description: "ffmpeg is needed for the video source tests: sudo apt-get install ffmpeg")
     }
@@ -187,7 +188,7 @@ func makeTestVideo(in folder: URL, frames: Int, width: Int, height: Int, fps: In
     let result = try run(
         ffmpeg,
         [
-            "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=\(width)x\(height):rate=\(fps)",
+            "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=\(width)x\(height):rate=\(rate ?? String(fps))",
             "-frames:v", "\(frames)", "-c:v", "ffv1", "-pix_fmt", "bgr0", "-f", "matroska", url.path,
         ])
     guard result.status == 0 else {
