@@ -142,7 +142,9 @@ final class QuantizedRows {
 }
 
 enum QuantizedGEMM {
-    static let blockRows = 5
+    /// Rows of a block: 6 × 16 keeps twelve accumulators, two weight vectors, a broadcast and a product in AVX2's
+    /// 16 registers (measured 5 % faster than 5 × 16); a 50-token image is 8 blocks and a block of 2.
+    static let blockRows = 6
 
     /// C = A · Wᵀ over `panels` of W for the rows already quantised into `a`, one thread.
     static func multiply(_ a: QuantizedRows, rows: Int, _ w: QuantizedLinear, panels: Range<Int>, output: ProductOutput)
@@ -151,12 +153,18 @@ enum QuantizedGEMM {
             let columns = min(QuantizedLinear.width, w.outputs - panel * QuantizedLinear.width)
             var row = 0
             while row < rows {
-                Self.block(
-                    a, row: row, rows: min(blockRows, rows - row), w, panel: panel,
-                    output: output.pointer + row * output.stride + panel * QuantizedLinear.width,
-                    stride: output.stride, columns: columns, accumulate: output.accumulate,
-                    activation: output.activation)
-                row += blockRows
+                let count = min(blockRows, rows - row)
+                let target = output.pointer + row * output.stride + panel * QuantizedLinear.width
+                if count <= 2 {
+                    pair(
+                        a, row: row, rows: count, w, panel: panel, output: target, stride: output.stride,
+                        columns: columns, accumulate: output.accumulate, activation: output.activation)
+                } else {
+                    block(
+                        a, row: row, rows: count, w, panel: panel, output: target, stride: output.stride,
+                        columns: columns, accumulate: output.accumulate, activation: output.activation)
+                }
+                row += count
             }
         }
     }
@@ -180,7 +188,7 @@ enum QuantizedGEMM {
     }
 
     #if arch(x86_64)
-        /// One block of up to 5 rows × 16 channels. Missing rows repeat the last row (computed, not stored).
+        /// One block of up to 6 rows × 16 channels. Missing rows repeat the last row (computed, not stored).
         @inline(__always)
         static func block(
             _ a: QuantizedRows, row: Int, rows: Int, _ w: QuantizedLinear, panel: Int,
@@ -193,12 +201,14 @@ enum QuantizedGEMM {
             let a2 = base + min(2, rows - 1) * rowBytes
             let a3 = base + min(3, rows - 1) * rowBytes
             let a4 = base + min(4, rows - 1) * rowBytes
+            let a5 = base + min(5, rows - 1) * rowBytes
             let weights = UnsafeRawPointer(w.weights + panel * w.pairs * 32)
             var c00 = _mm256_setzero_si256(), c01 = _mm256_setzero_si256()
             var c10 = _mm256_setzero_si256(), c11 = _mm256_setzero_si256()
             var c20 = _mm256_setzero_si256(), c21 = _mm256_setzero_si256()
             var c30 = _mm256_setzero_si256(), c31 = _mm256_setzero_si256()
             var c40 = _mm256_setzero_si256(), c41 = _mm256_setzero_si256()
+            var c50 = _mm256_setzero_si256(), c51 = _mm256_setzero_si256()
             for pair in 0..<w.pairs {
                 let w0 = weights.load(fromByteOffset: pair * 64, as: __m256i.self)
                 let w1 = weights.load(fromByteOffset: pair * 64 + 32, as: __m256i.self)
@@ -218,6 +228,9 @@ enum QuantizedGEMM {
                 x = _mm256_set1_epi32(a4.loadUnaligned(fromByteOffset: byte, as: Int32.self))
                 c40 = _mm256_add_epi32(c40, _mm256_madd_epi16(x, w0))
                 c41 = _mm256_add_epi32(c41, _mm256_madd_epi16(x, w1))
+                x = _mm256_set1_epi32(a5.loadUnaligned(fromByteOffset: byte, as: Int32.self))
+                c50 = _mm256_add_epi32(c50, _mm256_madd_epi16(x, w0))
+                c51 = _mm256_add_epi32(c51, _mm256_madd_epi16(x, w1))
             }
             func finish(_ low: __m256i, _ high: __m256i, _ index: Int) {
                 finishRow(
@@ -230,9 +243,54 @@ enum QuantizedGEMM {
             if rows > 2 { finish(c20, c21, 2) }
             if rows > 3 { finish(c30, c31, 3) }
             if rows > 4 { finish(c40, c41, 4) }
+            if rows > 5 { finish(c50, c51, 5) }
+        }
+
+        /// One block of up to 2 rows × 16 channels (the last rows of a product). A missing second row repeats the
+        /// first (not stored).
+        @inline(__always)
+        static func pair(
+            _ a: QuantizedRows, row: Int, rows: Int, _ w: QuantizedLinear, panel: Int,
+            output: UnsafeMutablePointer<Float>, stride: Int, columns: Int, accumulate: Bool, activation: Activation?
+        ) {
+            let base = UnsafeRawPointer(a.values + row * a.stride)
+            let a0 = base
+            let a1 = base + min(1, rows - 1) * a.stride * 2
+            let weights = UnsafeRawPointer(w.weights + panel * w.pairs * 32)
+            var c00 = _mm256_setzero_si256(), c01 = _mm256_setzero_si256()
+            var c10 = _mm256_setzero_si256(), c11 = _mm256_setzero_si256()
+            for pair in 0..<w.pairs {
+                let w0 = weights.load(fromByteOffset: pair * 64, as: __m256i.self)
+                let w1 = weights.load(fromByteOffset: pair * 64 + 32, as: __m256i.self)
+                var x = _mm256_set1_epi32(a0.loadUnaligned(fromByteOffset: pair * 4, as: Int32.self))
+                c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(x, w0))
+                c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(x, w1))
+                x = _mm256_set1_epi32(a1.loadUnaligned(fromByteOffset: pair * 4, as: Int32.self))
+                c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(x, w0))
+                c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(x, w1))
+            }
+            finishRow(
+                unsafeBitCast(c00, to: SIMD8<Int32>.self), unsafeBitCast(c01, to: SIMD8<Int32>.self), a, row: row, w,
+                panel: panel, into: output, columns: columns, accumulate: accumulate, activation: activation)
+            if rows > 1 {
+                finishRow(
+                    unsafeBitCast(c10, to: SIMD8<Int32>.self), unsafeBitCast(c11, to: SIMD8<Int32>.self), a,
+                    row: row + 1, w, panel: panel, into: output + stride, columns: columns, accumulate: accumulate,
+                    activation: activation)
+            }
         }
     #else
-        /// One block of up to 5 rows × 16 channels, in plain integer arithmetic.
+        /// The last rows of a product: the same arithmetic as `block`.
+        static func pair(
+            _ a: QuantizedRows, row: Int, rows: Int, _ w: QuantizedLinear, panel: Int,
+            output: UnsafeMutablePointer<Float>, stride: Int, columns: Int, accumulate: Bool, activation: Activation?
+        ) {
+            block(
+                a, row: row, rows: rows, w, panel: panel, output: output, stride: stride, columns: columns,
+                accumulate: accumulate, activation: activation)
+        }
+
+        /// One block of rows × 16 channels, in plain integer arithmetic.
         static func block(
             _ a: QuantizedRows, row: Int, rows: Int, _ w: QuantizedLinear, panel: Int,
             output: UnsafeMutablePointer<Float>, stride: Int, columns: Int, accumulate: Bool, activation: Activation?
