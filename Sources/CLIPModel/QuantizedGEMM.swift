@@ -1,5 +1,3 @@
-import Foundation
-
 // The integer matrix kernel of `--precision int8`: C = A · Wᵀ with W quantised once at load per output channel
 // and A quantised per row (token) just before each product, both to 16-bit integers, integer dot products
 // accumulated in Int32, and the float result rebuilt as each block leaves the registers (then bias, residual add
@@ -21,6 +19,7 @@ import Foundation
 #if arch(x86_64)
     import _Builtin_intrinsics.intel
 #endif
+import Foundation
 
 /// Quantisation levels for products over `inputs` values: values within ±L keep every Int32 sum exact.
 func quantizationLevels(inputs: Int) -> Int {
