@@ -16,10 +16,11 @@
 // embeddings drop to cosine 0.9986 against fp32, and with vpmaddubsw's 8-bit activations and 7-bit weights (the
 // most it takes without saturating) to 0.9917; the bound is 0.999. Other architectures run the same integer
 // arithmetic in plain Swift, with identical results.
+import Foundation
+
 #if arch(x86_64)
     import _Builtin_intrinsics.intel
 #endif
-import Foundation
 
 /// Quantisation levels for products over `inputs` values: values within ±L keep every Int32 sum exact.
 func quantizationLevels(inputs: Int) -> Int {
