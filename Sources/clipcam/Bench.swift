@@ -16,8 +16,9 @@ struct Bench: ParsableCommand {
             a warm-up, and reports medians. achieved_gflops is the model's nominal image FLOPs (image_gflop, a \
             whole transformers forward pass) over image_encoder_ms; clipcam skips the part of the last block \
             that does not reach the pooled token, so this is an effective rate. The same run measures this \
-            machine's sgemm rate (OpenBLAS, 768³), so the achieved rate can be read as a fraction of it. With --shape, a random model of that shape is written \
-            to a temporary folder first (scores are meaningless, timings are real).
+            machine's sgemm rate (OpenBLAS, 768³), so the achieved rate can be read as a fraction of it. With \
+            --shape, a random model of that shape is written to a temporary folder first (scores are \
+            meaningless, timings are real).
 
             The pipeline figure runs the live pipeline of `clipcam run`: a synthetic 640×480 source at \
             --pipeline-fps, the encoder's queue (1 frame), the encoder and the window with its overlay, drawn \
@@ -108,16 +109,13 @@ struct Bench: ParsableCommand {
                 stageSeconds[stage, default: []].append(seconds)
             }
         }
-        let stageMs = EncoderStage.allCases.map { stage in
-            (stage, stageSeconds[stage, default: [0]].sorted()[stageSeconds[stage, default: [0]].count / 2] * 1000)
-        }
+        let stageMs = EncoderStage.allCases.map { stage in (stage, Bench.median(stageSeconds[stage] ?? [0]) * 1000) }
         let shortMs = median(runs: runs) { _ = engine.textEmbedding(Bench.prompt) }
         let longText = String(repeating: "a photo of a busy street full of cars and people ", count: 12)
         let longMs = median(runs: runs) { _ = engine.textEmbedding(longText) }
 
         var int8Fields: [(String, String)] = [
-            ("precision", "\"\(precision.rawValue)\""), ("fp32_image_encoder_ms", "null"), ("int8_speedup", "null"),
-            ("int8_min_cosine_to_fp32", "null"),
+            ("fp32_image_encoder_ms", "null"), ("int8_speedup", "null"), ("int8_min_cosine_to_fp32", "null"),
         ]
         if precision == .int8 {
             let reference = try ClipEngine(directory: directory, threads: threads, precision: .fp32)
@@ -132,7 +130,7 @@ struct Bench: ParsableCommand {
                         Scoring.l2Normalized(reference.imageEmbedding(check))))
             }
             int8Fields = [
-                ("precision", "\"int8\""), ("fp32_image_encoder_ms", format(referenceMs, 2)),
+                ("fp32_image_encoder_ms", format(referenceMs, 2)),
                 ("int8_speedup", format(referenceMs / encoderMs, 2)),
                 ("int8_min_cosine_to_fp32", format(Double(cosines.min()!), 6)),
             ]
@@ -154,7 +152,7 @@ struct Bench: ParsableCommand {
             ("sgemm_gflops", format(roofline, 1)), ("roofline_fraction", format(achieved / roofline, 3)),
             ("text_short_ms", format(shortMs, 2)), ("text_77_tokens_ms", format(longMs, 2)),
         ]
-        fields += int8Fields
+        fields += [("precision", "\"\(precision.rawValue)\"")] + int8Fields
 
         // The engine moves to the pipeline's encoder thread; nothing above uses it afterwards.
         let pipeline = pipelineFrames > 0 ? try measurePipeline(engine: engine) : nil
@@ -214,7 +212,7 @@ struct Bench: ParsableCommand {
         let timed = records[Bench.pipelineWarmup..<target]
         let last = timed.last!
         let seconds = last.time - first.time
-        let encodeSeconds = timed.map(\.encodeSeconds).sorted()[timed.count / 2]
+        let encodeSeconds = Bench.median(timed.map(\.encodeSeconds))
         // Frames are captured with consecutive indices and scored in order: those captured after the warm-up's
         // last scored frame up to the last timed one were either scored or dropped unseen from the queue.
         let captured = last.frameIndex - first.frameIndex
@@ -231,14 +229,13 @@ struct Bench: ParsableCommand {
             "run", "--model", directory.path, "--prompt", Bench.prompt, "--source", "synthetic", "--headless",
             "--frames", "1", "--jsonl", "-", "--threads", "\(threads)", "--precision", precision.rawValue,
         ]
-        var environment = ProcessInfo.processInfo.environment
-        environment["OPENBLAS_NUM_THREADS"] = "\(threads)"
+        let environment = ProcessInfo.processInfo.environment
         var times: [Double] = []
         for _ in 0..<startupRuns {
             times.append(
                 try timeToFirstLine(executable: executable, arguments: arguments, environment: environment))
         }
-        return times.sorted()[times.count / 2]
+        return Bench.median(times)
     }
 
     /// Seconds from starting the program to the first complete line on its standard output; the program must
@@ -304,6 +301,9 @@ struct Bench: ParsableCommand {
         return Frame(index: seed, timestamp: 0, width: 640, height: 480, bgr: bgr)
     }
 
+    /// The middle value (the upper one of the two middle values of an even count). `values` must not be empty.
+    static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
     /// Median milliseconds of `runs` calls after one warm-up call.
     func median(runs: Int, _ body: () -> Void) -> Double {
         body()
@@ -313,7 +313,7 @@ struct Bench: ParsableCommand {
             body()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         }
-        return times.sorted()[runs / 2]
+        return Bench.median(times)
     }
 
     func format(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
