@@ -2,7 +2,7 @@
 // softmax(Q·Kᵀ · d^-½ + mask) · V per head. The two products of each head go through the packed kernel: K and V
 // of the head are packed into scratch panels, then scores = Q·Kᵀ and context = P·V. Heads are claimed by the
 // pool's workers in turn, each with its own scratch. Deviation: the d^-½ scaling is folded into the query weights at
-// load (PackedAttentionWeights); for head sizes that are powers of four (64 in every CLIP) it is exact.
+// load (TransformerLayer); for head sizes that are powers of four (64 in every CLIP) it is exact.
 
 /// One worker's scratch for one head at a time.
 final class AttentionScratch {

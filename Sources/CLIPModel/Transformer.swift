@@ -10,8 +10,8 @@
 public enum Precision: String, Sendable, CaseIterable {
     /// 32-bit floats throughout (the reference's own precision).
     case fp32
-    /// Weights per output channel in 8 bits, activations per token in at most 13, integer dot products
-    /// (QuantizedGEMM.swift).
+    /// Weights per output channel and activations per token as 16-bit integers of about 11 bits and a sign,
+    /// integer dot products (QuantizedGEMM.swift).
     case int8
 }
 
@@ -148,11 +148,10 @@ final class TransformerStack {
         activation: Activation? = nil
     ) {
         let output = ProductOutput(pointer: y, stride: linear.outputs, accumulate: accumulate, activation: activation)
-        if case .int8(let weights) = linear {
-            quantized!.quantize(x, rows: rows, inputs: weights.inputs, lda: lda ?? weights.inputs)
-        }
+        let lda = lda ?? linear.inputs
+        if case .int8 = linear { quantized!.quantize(x, rows: rows, inputs: linear.inputs, lda: lda) }
         productTask.set(
-            x, rows: rows, lda: lda ?? linear.inputs, linear, panels: panels ?? 0..<linear.panels, output: output,
+            x, rows: rows, lda: lda, linear, panels: panels ?? 0..<linear.panels, output: output,
             quantized: quantized, pool: pool)
         pool.run(productTask)
         productTask.clear()

@@ -35,7 +35,7 @@ final class WorkerPool: @unchecked Sendable {
     private unowned(unsafe) var job: PoolTask?
     private var helpers: [pthread_t] = []
 
-    /// Spins of a helper before it sleeps; about 50 µs.
+    /// Checks of the generation (one atomic load each) a helper makes before it sleeps.
     private static let spinLimit = 100_000
 
     init(threads: Int) {
