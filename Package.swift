@@ -15,6 +15,17 @@ let fastMath: [SwiftSetting] = [
     .unsafeFlags(vectorFlags),
     .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
 ]
+// VNNIKernels alone is compiled for AVX-512 with VNNI (Cascade Lake's set); CLIPModel calls it only on CPUs whose
+// flags list those extensions (QuantizedKernel).
+#if arch(x86_64)
+    let vnniFlags = ["-target-cpu", "cascadelake"]
+#else
+    let vnniFlags: [String] = []
+#endif
+let vnniSettings: [SwiftSetting] = [
+    .unsafeFlags(vnniFlags),
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+]
 
 let package = Package(
     name: "clipcam",
@@ -34,7 +45,8 @@ let package = Package(
 
         // CLIP itself.
         .target(name: "CLIPTokenizer"),
-        .target(name: "CLIPModel", dependencies: ["COpenBLAS"], swiftSettings: fastMath),
+        .target(name: "VNNIKernels", swiftSettings: vnniSettings),
+        .target(name: "CLIPModel", dependencies: ["COpenBLAS", "VNNIKernels"], swiftSettings: fastMath),
 
         // The live pipeline's parts.
         .target(name: "Capture", dependencies: ["CV4L2", "CSDL2"]),

@@ -23,22 +23,26 @@ public final class CLIPModel {
 
     /// The arithmetic of the image encoder's blocks (the text encoder is always fp32).
     public let precision: Precision
+    /// The instructions of the int8 products (`QuantizedKernel.selected()` for an int8 model).
+    public let int8Kernel: QuantizedKernel
 
     /// Loads `config.json` and `model.safetensors` from `directory`, verifying every tensor against the
     /// configuration, and packs the weights for the encoders' kernels (`precision` for the image encoder's
     /// blocks; the text encoder, which runs once per prompt, stays fp32).
     public init(directory: URL, threads: Int = CLIPModel.defaultThreads, precision: Precision = .fp32) throws {
+        let int8Kernel = precision == .int8 ? try QuantizedKernel.selected() : QuantizedKernel.preferred
         let configuration = try CLIPConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
         let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
         let weights = try CLIPWeights(file: file, configuration: configuration)
         self.configuration = configuration
         self.directory = directory
         self.precision = precision
+        self.int8Kernel = int8Kernel
         let pool = WorkerPool(threads: threads)
         self.pool = pool
         vision = VisionEncoder(
             weights: weights.vision, projection: weights.visualProjection, config: configuration.vision, pool: pool,
-            precision: precision)
+            precision: precision, kernel: int8Kernel)
         text = TextEncoder(
             weights: weights.text, projection: weights.textProjection, config: configuration.text, pool: pool)
         logitScaleValue = weights.logitScale.pointer[0]

@@ -15,7 +15,8 @@ final class VisionEncoder {
     private let pooled: Buffer  // [W]
 
     init(
-        weights: VisionWeights, projection: FloatTensor, config: VisionConfig, pool: WorkerPool, precision: Precision
+        weights: VisionWeights, projection: FloatTensor, config: VisionConfig, pool: WorkerPool, precision: Precision,
+        kernel: QuantizedKernel
     ) {
         self.config = config
         self.weights = weights
@@ -27,7 +28,8 @@ final class VisionEncoder {
         stack = TransformerStack(
             layers: weights.layers, width: config.hiddenSize, heads: config.numAttentionHeads,
             intermediate: config.intermediateSize, activation: config.hiddenAct, eps: config.layerNormEps,
-            maxTokens: config.tokenCount, pool: pool, precision: precision)
+            maxTokens: config.tokenCount, pool: pool, precision: precision,
+            kernel: kernel)
         let patchSize = config.patchSize
         patches = Buffer(config.gridSize * config.gridSize * config.numChannels * patchSize * patchSize)
         pooled = Buffer(config.hiddenSize)

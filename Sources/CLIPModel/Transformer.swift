@@ -20,17 +20,22 @@ enum BlockLinear {
     case float(PackedLinear)
     case int8(QuantizedLinear)
 
-    init(weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outputs: Int, inputs: Int, precision: Precision) {
+    /// `kernel`: the integer kernel of an int8 layer.
+    init(
+        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outputs: Int, inputs: Int, precision: Precision,
+        kernel: QuantizedKernel
+    ) {
         switch precision {
         case .fp32: self = .float(PackedLinear(weight: weight, bias: bias, outputs: outputs, inputs: inputs))
-        case .int8: self = .int8(QuantizedLinear(weight: weight, bias: bias, outputs: outputs, inputs: inputs))
+        case .int8:
+            self = .int8(QuantizedLinear(weight: weight, bias: bias, outputs: outputs, inputs: inputs, kernel: kernel))
         }
     }
 
-    init(_ weights: LinearWeights, precision: Precision) {
+    init(_ weights: LinearWeights, precision: Precision, kernel: QuantizedKernel) {
         self.init(
             weight: weights.weight.pointer, bias: weights.bias?.pointer, outputs: weights.weight.shape[0],
-            inputs: weights.weight.shape[1], precision: precision)
+            inputs: weights.weight.shape[1], precision: precision, kernel: kernel)
     }
 
     var inputs: Int {
@@ -72,7 +77,7 @@ struct TransformerLayer {
     let fc1: BlockLinear  // [I, W]
     let fc2: BlockLinear  // [W, I]
 
-    init(_ weights: EncoderLayerWeights, heads: Int, precision: Precision) {
+    init(_ weights: EncoderLayerWeights, heads: Int, precision: Precision, kernel: QuantizedKernel) {
         let width = weights.qProj.weight.shape[0]
         let scale = 1 / Float(width / heads).squareRoot()
         let stackedWeight = UnsafeMutablePointer<Float>.allocate(capacity: 3 * width * width)
@@ -89,11 +94,12 @@ struct TransformerLayer {
         }
         layerNorm1 = weights.layerNorm1
         qkv = BlockLinear(
-            weight: stackedWeight, bias: stackedBias, outputs: 3 * width, inputs: width, precision: precision)
-        outProj = BlockLinear(weights.outProj, precision: precision)
+            weight: stackedWeight, bias: stackedBias, outputs: 3 * width, inputs: width, precision: precision,
+            kernel: kernel)
+        outProj = BlockLinear(weights.outProj, precision: precision, kernel: kernel)
         layerNorm2 = weights.layerNorm2
-        fc1 = BlockLinear(weights.fc1, precision: precision)
-        fc2 = BlockLinear(weights.fc2, precision: precision)
+        fc1 = BlockLinear(weights.fc1, precision: precision, kernel: kernel)
+        fc2 = BlockLinear(weights.fc2, precision: precision, kernel: kernel)
     }
 }
 
@@ -120,9 +126,10 @@ final class TransformerStack {
 
     init(
         layers: [EncoderLayerWeights], width: Int, heads: Int, intermediate: Int, activation: Activation,
-        eps: Float, maxTokens: Int, pool: WorkerPool, precision: Precision = .fp32
+        eps: Float, maxTokens: Int, pool: WorkerPool, precision: Precision = .fp32,
+        kernel: QuantizedKernel = .preferred
     ) {
-        self.layers = layers.map { TransformerLayer($0, heads: heads, precision: precision) }
+        self.layers = layers.map { TransformerLayer($0, heads: heads, precision: precision, kernel: kernel) }
         self.width = width
         self.heads = heads
         self.intermediate = intermediate

@@ -24,7 +24,8 @@ struct ModelOptions: ParsableArguments {
             "The image encoder's arithmetic: fp32 (exact) or int8 (faster integer arithmetic, cosine to fp32 ≥ 0.999).",
             discussion: "int8 quantises the weights per output channel and the activations per token to 16-bit "
                 + "integers (about 11 bits and a sign each, so that no sum can overflow) and multiplies them with "
-                + "AVX2's integer dot products; prompts are always encoded in fp32."))
+                + "integer dot products: AVX-512 VNNI where the CPU has it, else AVX2 (CLIPCAM_INT8_KERNEL=avx2 "
+                + "forces the latter); prompts are always encoded in fp32."))
     var precision: Precision = .fp32
 
     func validate() throws {

@@ -147,13 +147,15 @@ import Testing
             for (accumulate, activation) in [(false, nil), (true, nil), (false, Activation.quickGELU)] {
                 // One extra row after the output checks that nothing is written past the last row.
                 var y = residual + [Float](repeating: 7, count: outputs)
-                let output = ProductOutput(
-                    pointer: &y, stride: outputs, accumulate: accumulate, activation: activation)
-                let task = ProductTask()
-                task.set(
-                    x, rows: rows, lda: inputs, .float(linear), panels: 0..<linear.weight.panels, output: output,
-                    quantized: nil, pool: pool)
-                pool.run(task)
+                y.withUnsafeMutableBufferPointer { buffer in
+                    let output = ProductOutput(
+                        pointer: buffer.baseAddress!, stride: outputs, accumulate: accumulate, activation: activation)
+                    let task = ProductTask()
+                    task.set(
+                        x, rows: rows, lda: inputs, .float(linear), panels: 0..<linear.weight.panels, output: output,
+                        quantized: nil, pool: pool)
+                    pool.run(task)
+                }
                 for r in 0..<rows {
                     for o in 0..<outputs {
                         var exact = Double(b[o])

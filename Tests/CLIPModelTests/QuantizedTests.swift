@@ -7,27 +7,31 @@ import Testing
 @Suite struct QuantizedTests {
     /// The int8 product equals the float formula applied to the dequantised operands (exact integer dot products,
     /// then float rounding), for shapes with partial row blocks, partial panels and inputs not a multiple of 4,
-    /// with bias, residual and activation, on one to three workers. Its error against the exact product is within
-    /// the quantisation bound.
-    @Test(arguments: [1, 2, 3])
-    func productMatchesTheDequantisedFormula(threads: Int) {
+    /// with bias, residual and activation, on one to three workers, on every kernel this CPU runs. Its error
+    /// against the exact product is within the quantisation bound.
+    @Test(arguments: [1, 2, 3], QuantizedKernel.allCases.filter(\.isAvailable))
+    func productMatchesTheDequantisedFormula(threads: Int, kernel: QuantizedKernel) {
         let pool = WorkerPool(threads: threads)
-        for (rows, inputs, outputs) in [(1, 3, 2), (5, 8, 16), (7, 19, 33), (12, 50, 40), (50, 64, 48)] {
+        let shapes = [(1, 3, 2), (5, 8, 16), (7, 19, 33), (12, 50, 40), (23, 40, 17), (50, 64, 48)]
+        for (rows, inputs, outputs) in shapes {
             let x: [Float] = (0..<(rows * inputs)).map { Float(($0 * 31) % 17) / 8 - 1 + Float($0 % 3) * 0.013 }
             let w: [Float] = (0..<(outputs * inputs)).map { Float(($0 * 7) % 13) / 6 - 1 + Float($0 % 5) * 0.007 }
             let b: [Float] = (0..<outputs).map { Float($0 % 5) - 2 }
             let residual: [Float] = (0..<(rows * outputs)).map { Float($0 % 3) }
-            let linear = QuantizedLinear(weight: w, bias: b, outputs: outputs, inputs: inputs)
+            let linear = QuantizedLinear(weight: w, bias: b, outputs: outputs, inputs: inputs, kernel: kernel)
             let quantized = QuantizedRows(rows: rows, inputs: inputs)
             quantized.quantize(x, rows: rows, inputs: inputs, lda: inputs)
             for (accumulate, activation) in [(false, nil), (true, nil), (false, Activation.quickGELU)] {
                 var y = residual + [Float](repeating: 7, count: outputs)
-                let output = ProductOutput(pointer: &y, stride: outputs, accumulate: accumulate, activation: activation)
-                let task = ProductTask()
-                task.set(
-                    x, rows: rows, lda: inputs, .int8(linear), panels: 0..<linear.panels, output: output,
-                    quantized: quantized, pool: pool)
-                pool.run(task)
+                y.withUnsafeMutableBufferPointer { buffer in
+                    let output = ProductOutput(
+                        pointer: buffer.baseAddress!, stride: outputs, accumulate: accumulate, activation: activation)
+                    let task = ProductTask()
+                    task.set(
+                        x, rows: rows, lda: inputs, .int8(linear), panels: 0..<linear.panels, output: output,
+                        quantized: quantized, pool: pool)
+                    pool.run(task)
+                }
                 for r in 0..<rows {
                     // The documented quantisation, recomputed independently (the rounding inputs in Float, as
                     // documented, so that ties fall the same way).
@@ -68,19 +72,85 @@ import Testing
     }
 
     /// The largest activations against the largest weights over a long row must not overflow the Int32 sums.
-    @Test func extremeValuesDoNotOverflow() {
+    @Test(arguments: QuantizedKernel.allCases.filter(\.isAvailable))
+    func extremeValuesDoNotOverflow(kernel: QuantizedKernel) {
         let inputs = 4097
         let x = [Float](repeating: 3, count: inputs) + [Float](repeating: -3, count: inputs)
         let w: [Float] = [Float](repeating: 0.5, count: inputs) + [Float](repeating: -0.5, count: inputs)
-        let linear = QuantizedLinear(weight: w, bias: nil, outputs: 2, inputs: inputs)
+        let linear = QuantizedLinear(weight: w, bias: nil, outputs: 2, inputs: inputs, kernel: kernel)
         let quantized = QuantizedRows(rows: 2, inputs: inputs)
         quantized.quantize(x, rows: 2, inputs: inputs, lda: inputs)
         var y = [Float](repeating: 0, count: 4)
-        QuantizedGEMM.multiply(
-            quantized, rows: 2, linear, panels: 0..<1, output: ProductOutput(pointer: &y, stride: 2))
+        y.withUnsafeMutableBufferPointer { buffer in
+            QuantizedGEMM.multiply(
+                quantized, rows: 2, linear, panels: 0..<1,
+                output: ProductOutput(pointer: buffer.baseAddress!, stride: 2))
+        }
         let exact = Float(inputs) * 1.5
         for (got, expected) in zip(y, [exact, -exact, -exact, exact]) {
             #expect(abs(got - expected) <= 1e-3 * exact, "\(y)")
+        }
+    }
+
+    /// The VNNI kernel computes the same integer sums as the AVX2 one, so their products are equal bit for bit,
+    /// for every row count from 1 to 23 (whole, partial and tail blocks of both kernels) and panels cut short.
+    @Test(
+        .enabled(if: QuantizedKernel.avx512vnni.isAvailable, "this CPU lacks AVX-512 VNNI; the AVX2 kernel is tested"))
+    func vnniKernelEqualsTheAVX2KernelBitForBit() {
+        let pool = WorkerPool(threads: 2)
+        let inputs = 771
+        let outputs = 40
+        let w: [Float] = (0..<(outputs * inputs)).map { Float(($0 * 7919) % 2003) / 1001 - 1 }
+        let b: [Float] = (0..<outputs).map { Float($0) / 7 - 3 }
+        let vnni = QuantizedLinear(weight: w, bias: b, outputs: outputs, inputs: inputs, kernel: .avx512vnni)
+        let avx2 = QuantizedLinear(weight: w, bias: b, outputs: outputs, inputs: inputs, kernel: .avx2)
+        for rows in 1...23 {
+            let x: [Float] = (0..<(rows * inputs)).map { Float(($0 * 104_729) % 4001) / 800 - 2.5 }
+            let quantized = QuantizedRows(rows: rows, inputs: inputs)
+            quantized.quantize(x, rows: rows, inputs: inputs, lda: inputs)
+            var results: [[Float]] = []
+            for linear in [vnni, avx2] {
+                var y = [Float](repeating: 0.25, count: rows * outputs)
+                y.withUnsafeMutableBufferPointer { buffer in
+                    let output = ProductOutput(
+                        pointer: buffer.baseAddress!, stride: outputs, accumulate: true, activation: .gelu)
+                    let task = ProductTask()
+                    task.set(
+                        x, rows: rows, lda: inputs, .int8(linear), panels: 0..<linear.panels, output: output,
+                        quantized: quantized, pool: pool)
+                    pool.run(task)
+                }
+                results.append(y)
+            }
+            #expect(results[0] == results[1], "\(rows) rows: the kernels differ")
+        }
+    }
+
+    /// CLIPCAM_INT8_KERNEL picks a kernel; a name that is no kernel, or one this CPU cannot run, is an error that
+    /// names the value and the kernels to use instead.
+    @Test func kernelChoiceFromTheEnvironment() throws {
+        #expect(try QuantizedKernel.selected(environment: [:]) == QuantizedKernel.preferred)
+        #expect(try QuantizedKernel.selected(environment: ["CLIPCAM_INT8_KERNEL": ""]) == QuantizedKernel.preferred)
+        for kernel in QuantizedKernel.allCases where kernel.isAvailable {
+            #expect(try QuantizedKernel.selected(environment: ["CLIPCAM_INT8_KERNEL": kernel.rawValue]) == kernel)
+        }
+        let available = QuantizedKernel.allCases.filter(\.isAvailable).map(\.rawValue).joined(separator: ", ")
+        do {
+            _ = try QuantizedKernel.selected(environment: ["CLIPCAM_INT8_KERNEL": "sse2"])
+            Issue.record("an unknown kernel name was accepted")
+        } catch {
+            #expect(
+                "\(error)" == "CLIPCAM_INT8_KERNEL=sse2 names no int8 kernel; use one of: \(available) (or unset it)")
+        }
+        for kernel in QuantizedKernel.allCases where !kernel.isAvailable {
+            do {
+                _ = try QuantizedKernel.selected(environment: ["CLIPCAM_INT8_KERNEL": kernel.rawValue])
+                Issue.record("\(kernel.rawValue) was accepted on a CPU that cannot run it")
+            } catch {
+                let text = "\(error)"
+                #expect(text.hasPrefix("CLIPCAM_INT8_KERNEL=\(kernel.rawValue): "), "\(text)")
+                #expect(text.hasSuffix("; use one of: \(available) (or unset it)"), "\(text)")
+            }
         }
     }
 

@@ -1,0 +1,70 @@
+import Foundation
+
+/// Which instructions run the int8 path's integer dot products. Every kernel computes the same exact Int32 sums,
+/// so they differ in speed only.
+public enum QuantizedKernel: String, Sendable, CaseIterable {
+    /// AVX-512 VNNI's vpdpwssd, 8 lanes wide (VNNIKernels): multiply and accumulate in one instruction.
+    case avx512vnni = "avx512-vnni"
+    /// AVX2's vpmaddwd, then vpaddd.
+    case avx2
+    /// Plain Swift integer arithmetic (CPUs other than x86-64).
+    case portable
+
+    /// The CPU flags (as `/proc/cpuinfo` names them) the kernel's code was compiled for.
+    public var requiredFlags: [String] {
+        switch self {
+        case .avx512vnni: ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx512_vnni"]
+        case .avx2: ["avx2", "fma"]
+        case .portable: []
+        }
+    }
+
+    /// Whether this build has the kernel and this CPU can run it.
+    public var isAvailable: Bool {
+        #if arch(x86_64)
+            return self != .portable && requiredFlags.allSatisfy(Self.cpuFlags.contains)
+        #else
+            return self == .portable
+        #endif
+    }
+
+    /// The fastest kernel this CPU can run.
+    public static let preferred: QuantizedKernel = allCases.first(where: \.isAvailable) ?? .portable
+
+    /// `preferred`, unless the environment variable CLIPCAM_INT8_KERNEL names another kernel (`avx2` times the
+    /// fallback on a VNNI CPU). Throws when it names no kernel, or one this CPU or build cannot run.
+    public static func selected(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> QuantizedKernel {
+        guard let name = environment["CLIPCAM_INT8_KERNEL"], !name.isEmpty else { return preferred }
+        let available = allCases.filter(\.isAvailable).map(\.rawValue).joined(separator: ", ")
+        guard let kernel = Self(rawValue: name) else {
+            throw QuantizedKernelError(
+                message: "CLIPCAM_INT8_KERNEL=\(name) names no int8 kernel; use one of: \(available) (or unset it)")
+        }
+        guard kernel.isAvailable else {
+            let missing = kernel.requiredFlags.filter { !cpuFlags.contains($0) }
+            let reason =
+                missing.isEmpty
+                ? "this build does not run it on this architecture"
+                : "this CPU lacks \(missing.joined(separator: ", "))"
+            throw QuantizedKernelError(
+                message: "CLIPCAM_INT8_KERNEL=\(name): \(reason); use one of: \(available) (or unset it)")
+        }
+        return kernel
+    }
+
+    /// The `flags` line of `/proc/cpuinfo` (the kernel lists only the extensions the OS has enabled).
+    static let cpuFlags: Set<String> = {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+        else { return [] }
+        return Set(line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == ":" }).map(String.init))
+    }()
+}
+
+/// CLIPCAM_INT8_KERNEL asks for a kernel that cannot run.
+public struct QuantizedKernelError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
