@@ -21,7 +21,7 @@ public final class CLIPModel {
     /// The default thread count: every core this process may use.
     public static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
 
-    /// The arithmetic of the image encoder's blocks (the text encoder is always fp32).
+    /// The arithmetic of the image encoder's patch embedding and blocks (the text encoder is always fp32).
     public let precision: Precision
     /// The instructions of the int8 products (`QuantizedKernel.selected()` for an int8 model).
     public let int8Kernel: QuantizedKernel

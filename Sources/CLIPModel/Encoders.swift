@@ -8,7 +8,7 @@
 final class VisionEncoder {
     let config: VisionConfig
     private let weights: VisionWeights
-    private let patchEmbedding: PackedLinear  // [W, 3·P·P]
+    private let patchEmbedding: BlockLinear  // [W, 3·P·P], in the blocks' precision
     private let projection: PackedLinear  // [D, W]
     private let stack: TransformerStack
     private let patches: Buffer  // [grid² × 3·P·P], one patch per row in (channel, y, x) order
@@ -21,15 +21,16 @@ final class VisionEncoder {
         self.config = config
         self.weights = weights
         let patchLength = config.numChannels * config.patchSize * config.patchSize
-        patchEmbedding = PackedLinear(
-            weight: weights.patchEmbedding.pointer, bias: nil, outputs: config.hiddenSize, inputs: patchLength)
+        patchEmbedding = BlockLinear(
+            weight: weights.patchEmbedding.pointer, bias: nil, outputs: config.hiddenSize, inputs: patchLength,
+            precision: precision, kernel: kernel)
         self.projection = PackedLinear(
             weight: projection.pointer, bias: nil, outputs: projection.shape[0], inputs: projection.shape[1])
         stack = TransformerStack(
             layers: weights.layers, width: config.hiddenSize, heads: config.numAttentionHeads,
             intermediate: config.intermediateSize, activation: config.hiddenAct, eps: config.layerNormEps,
             maxTokens: config.tokenCount, pool: pool, precision: precision,
-            kernel: kernel)
+            kernel: kernel, maxInputs: patchLength)
         let patchSize = config.patchSize
         patches = Buffer(config.gridSize * config.gridSize * config.numChannels * patchSize * patchSize)
         pooled = Buffer(config.hiddenSize)

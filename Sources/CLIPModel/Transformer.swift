@@ -104,7 +104,8 @@ struct TransformerLayer {
 }
 
 /// A stack of blocks with its activation buffers, sized once for `maxTokens`. The residual stream lives in
-/// `hidden`; callers fill its first rows, call `run`, and read the result back from `hidden`.
+/// `hidden`; callers fill its first rows, call `run`, and read the result back from `hidden`. `maxInputs`: the
+/// longest input of any other int8 product the caller runs through `product` (the patch embedding's).
 final class TransformerStack {
     let layers: [TransformerLayer]
     let width: Int
@@ -127,7 +128,7 @@ final class TransformerStack {
     init(
         layers: [EncoderLayerWeights], width: Int, heads: Int, intermediate: Int, activation: Activation,
         eps: Float, maxTokens: Int, pool: WorkerPool, precision: Precision = .fp32,
-        kernel: QuantizedKernel = .preferred
+        kernel: QuantizedKernel = .preferred, maxInputs: Int = 0
     ) {
         self.layers = layers.map { TransformerLayer($0, heads: heads, precision: precision, kernel: kernel) }
         self.width = width
@@ -144,7 +145,8 @@ final class TransformerStack {
         mlp = Buffer(maxTokens * intermediate)
         attention = AttentionTask(
             scratch: (0..<pool.threads).map { _ in AttentionScratch(headDim: width / heads, maxTokens: maxTokens) })
-        quantized = precision == .int8 ? QuantizedRows(rows: maxTokens, inputs: max(width, intermediate)) : nil
+        quantized =
+            precision == .int8 ? QuantizedRows(rows: maxTokens, inputs: max(width, intermediate, maxInputs)) : nil
     }
 
     /// y = x · Wᵀ (+ bias, + y, activation) for `rows` rows of x (`lda` floats apart) over `panels` of a block's
@@ -164,7 +166,7 @@ final class TransformerStack {
         productTask.clear()
     }
 
-    /// `product` for a float layer outside the blocks (patch embedding, projection).
+    /// `product` for a float layer outside the blocks (the projection).
     func product(
         _ x: UnsafePointer<Float>, rows: Int, _ linear: PackedLinear, into y: UnsafeMutablePointer<Float>
     ) {

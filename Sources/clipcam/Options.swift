@@ -25,7 +25,8 @@ struct ModelOptions: ParsableArguments {
             discussion: "int8 quantises the weights per output channel and the activations per token to 16-bit "
                 + "integers (about 11 bits and a sign each, so that no sum can overflow) and multiplies them with "
                 + "integer dot products: AVX-512 VNNI where the CPU has it, else AVX2 (CLIPCAM_INT8_KERNEL=avx2 "
-                + "forces the latter); prompts are always encoded in fp32."))
+                + "forces the latter). The patch embedding and the blocks run in int8; the projection and the "
+                + "prompts are always fp32."))
     var precision: Precision = .fp32
 
     func validate() throws {
