@@ -101,20 +101,27 @@ def run(command, **kwargs):
 
 
 def machine(load):
-    cpu = platform.processor() or "unknown"
+    cpu = None
+    flags = set()
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
+                if line.startswith("model name") and cpu is None:
                     cpu = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
                     break
     except OSError:
         pass
+    cpu = cpu or platform.processor() or "unknown"
+    # The vector extensions that decide which kernels the engines can use.
+    extensions = [f for f in ["avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16"] if f in flags]
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
         "usable_cores": usable,
+        "vector_extensions": extensions,
         "system": platform.platform(),
         "load_average_1min_at_start": load,
     }
@@ -275,6 +282,7 @@ def main():
                     row[f"{name}_rounds_ms"] = [round(v, 3) for v in values]
             if checks:
                 row["int8_min_cosine_to_fp32"] = min(float(c["int8_min_cosine_to_fp32"]) for c in checks)
+                row["int8_kernel"] = checks[0]["int8_kernel"]
             for name in ["clipcam", "clipcam_int8"]:
                 if f"{name}_ms" in row:
                     row[f"{name}_over_onnxruntime"] = row[f"{name}_ms"] / row["onnxruntime_ms"]
@@ -305,7 +313,8 @@ def print_tables(report):
     m = report["machine"]
     v = report["versions"]
     print(
-        f"machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable); {m['system']}; "
+        f"machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable; "
+        f"{' '.join(m['vector_extensions']) or 'no AVX2'}); {m['system']}; "
         f"load average {m['load_average_1min_at_start']:.2f} at the start"
     )
     print(
@@ -335,8 +344,8 @@ def print_tables(report):
         print(f"  {'PyTorch':<16} {row['pytorch_ms']:>9.1f}")
         if "int8_speedup_over_fp32" in row:
             print(
-                f"  int8: {row['int8_speedup_over_fp32']:.2f}x the fp32 path, min cosine to fp32 "
-                f"{row['int8_min_cosine_to_fp32']:.6f}"
+                f"  int8 ({row['int8_kernel']} kernel): {row['int8_speedup_over_fp32']:.2f}x the fp32 path, "
+                f"min cosine to fp32 {row['int8_min_cosine_to_fp32']:.6f}"
             )
         for name in ["clipcam", "clipcam_int8", "onnxruntime", "pytorch"]:
             if f"{name}_rounds_ms" in row:

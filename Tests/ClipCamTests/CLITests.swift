@@ -229,6 +229,32 @@ func maxDifference(_ a: [[Float]], _ b: [[Float]]) -> Float {
     }
 }
 
+/// With --precision int8, bench names the integer kernel, times fp32 in the same run and compares the embeddings;
+/// CLIPCAM_INT8_KERNEL picks the kernel, and a value that names none is an error naming it.
+@Test func benchComparesInt8WithFP32() throws {
+    let arguments = [
+        "bench", "--model", Repo.model("tiny-gelu-f16").path, "--runs", "3", "--threads", "2", "--json",
+        "--pipeline-frames", "0", "--startup-runs", "0", "--precision", "int8",
+    ]
+    var kernels: [String: String] = [:]
+    for kernel in QuantizedKernel.allCases where kernel.isAvailable { kernels[kernel.rawValue] = kernel.rawValue }
+    kernels[""] = QuantizedKernel.preferred.rawValue
+    for (setting, expected) in kernels {
+        let run = try clipcam(arguments, environment: ["CLIPCAM_INT8_KERNEL": setting])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run.stdout)")
+        func number(_ key: String) throws -> Double { try #require((object[key] as? NSNumber)?.doubleValue, "\(key)") }
+        #expect(object["precision"] as? String == "int8")
+        #expect(object["int8_kernel"] as? String == expected, "CLIPCAM_INT8_KERNEL=\(setting): \(object)")
+        #expect(try number("fp32_image_encoder_ms") > 0 && number("int8_speedup") > 0)
+        #expect(try number("int8_min_cosine_to_fp32") >= 0.999)
+    }
+    let bad = try clipcam(arguments, environment: ["CLIPCAM_INT8_KERNEL": "avx9"])
+    #expect(bad.status != 0)
+    #expect(bad.stderr.contains("CLIPCAM_INT8_KERNEL=avx9 names no int8 kernel"), "\(bad.stderr)")
+}
+
 /// The pipeline figure (synthetic source → queue → encoder → offscreen window, every frame encoded) and the
 /// start-up figure (a fresh `clipcam run` to its first JSON line), on a random tiny model written by --shape.
 @Test func benchTimesThePipelineAndTheStartUp() throws {
