@@ -50,8 +50,10 @@ let package = Package(
 
         // The live pipeline's parts.
         .target(name: "Capture", dependencies: ["CV4L2", "CSDL2"]),
-        .target(name: "Display", dependencies: ["CSDL2", "CFreeType"]),
-        .target(name: "Classifier", dependencies: ["CLIPModel", "CLIPTokenizer"], swiftSettings: fastMath),
+        .target(name: "ScoreScale"),
+        .target(name: "Display", dependencies: ["CSDL2", "CFreeType", "ScoreScale"]),
+        .target(
+            name: "Classifier", dependencies: ["CLIPModel", "CLIPTokenizer", "ScoreScale"], swiftSettings: fastMath),
         .target(name: "ClipCamKit", dependencies: ["Capture", "Display", "Classifier", "CLIPModel", "CLIPTokenizer"]),
 
         .executableTarget(
@@ -64,7 +66,7 @@ let package = Package(
         .testTarget(name: "CLIPTokenizerTests", dependencies: ["CLIPTokenizer"]),
         .testTarget(name: "CLIPModelTests", dependencies: ["CLIPModel", "Classifier", "Capture"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture"]),
-        .testTarget(name: "DisplayTests", dependencies: ["Display"]),
-        .testTarget(name: "ClipCamTests", dependencies: ["ClipCamKit", "CLIPModel", "Classifier"]),
+        .testTarget(name: "DisplayTests", dependencies: ["Display", "ScoreScale"]),
+        .testTarget(name: "ClipCamTests", dependencies: ["ClipCamKit", "CLIPModel", "Classifier", "ScoreScale"]),
     ]
 )

@@ -3,6 +3,7 @@
 // and the Roboflow demo's heuristic that maps a cosine of 0.15–0.40 to 0–100 %.
 import CLIPModel
 import Foundation
+import ScoreScale
 
 /// The cosine range that is stretched to 0–100 %. CLIP cosines between an image and a caption sit roughly
 /// between 0.15 (unrelated) and 0.40 (a strong match), so the raw number is hard to read; the scaled one is not.
@@ -18,11 +19,8 @@ public struct ScoreRange: Sendable, Equatable, CustomStringConvertible {
         self.high = high
     }
 
-    /// The cosine scaled to 0…100, clamped at both ends.
-    public func percent(_ cosine: Float) -> Float {
-        let t = (cosine - low) / (high - low)
-        return min(max(t, 0), 1) * 100
-    }
+    /// The cosine scaled to 0…100, clamped at both ends (`scaledPercent`, as the window shows it).
+    public func percent(_ cosine: Float) -> Float { Float(scaledPercent(cosine: cosine, range: low...high)) }
 
     public var description: String { "\(low),\(high)" }
 }

@@ -1,3 +1,5 @@
+import ScoreScale
+
 /// Regular or bold face of the overlay's font.
 public enum FontStyle: Hashable, Sendable {
     case regular

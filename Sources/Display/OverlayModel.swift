@@ -1,3 +1,5 @@
+import ScoreScale
+
 /// Everything the overlay shows on top of the video, as a plain value the pipeline fills in.
 public struct OverlayModel: Equatable, Sendable {
     /// The cosine range mapped to 0–100 % unless the pipeline says otherwise.
@@ -111,16 +113,6 @@ public struct OverlayModel: Equatable, Sendable {
     }
 
     public static let randomWeightsWarning = "random weights — scores are meaningless"
-}
-
-/// Maps a cosine similarity linearly from `range` onto 0–100 %, clamping values outside the range.
-/// CLIP cosines of matching image–text pairs sit around 0.25–0.35 for ViT-B/32, so the raw value reads poorly;
-/// the default range 0.15–0.40 spreads the useful part over the whole bar.
-public func scaledPercent(cosine: Float, range: ClosedRange<Float>) -> Double {
-    precondition(range.upperBound > range.lowerBound, "scaling range \(range) is empty")
-    guard cosine.isFinite else { return 0 }
-    let fraction = (Double(cosine) - Double(range.lowerBound)) / (Double(range.upperBound) - Double(range.lowerBound))
-    return min(1, max(0, fraction)) * 100
 }
 
 /// `value` with exactly `digits` decimals, e.g. 0.2834 → "0.28" for 2 digits.

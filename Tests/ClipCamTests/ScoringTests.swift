@@ -1,5 +1,6 @@
 import Classifier
 import Foundation
+import ScoreScale
 import Testing
 
 @testable import ClipCamKit
@@ -15,6 +16,11 @@ func heuristicRangeScalesAndClamps(cosine: Float, percent: Float) {
     let range = ScoreRange(low: 0.2, high: 0.3)
     #expect(abs(range.percent(0.25) - 50) < 1e-4)
     #expect(range.percent(0.35) == 100)
+    // The text outputs and the window agree, a cosine that is not a number included.
+    for cosine: Float in [-1, 0.19, 0.2, 0.2345, 0.3, 0.31, .nan, .infinity] {
+        #expect(range.percent(cosine) == Float(scaledPercent(cosine: cosine, range: 0.2...0.3)), "\(cosine)")
+    }
+    #expect(range.percent(.nan) == 0)
 }
 
 @Test func probabilitiesAreSoftmaxOfScaledCosines() {

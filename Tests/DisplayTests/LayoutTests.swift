@@ -1,3 +1,4 @@
+import ScoreScale
 import Testing
 
 @testable import Display
