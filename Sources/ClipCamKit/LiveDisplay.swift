@@ -18,6 +18,8 @@ final class LiveDisplay {
     private var paused = false
     private var draft: String?
     private var lastFrame: Frame?
+    /// The banner of the last drawn window (an error, the pause, a notice), kept for the screenshot.
+    private var lastBanner: String?
     /// How long an error stays on screen before the window closes.
     static let errorLinger = 3.0
 
@@ -94,6 +96,7 @@ final class LiveDisplay {
                 banner = notice
             }
             try draw(frame: frame, runner: runner, encoder: encoder, banner: banner)
+            lastBanner = banner
             window.present()
             if finished {
                 if let since = errorSince, MonotonicClock.now() - since < LiveDisplay.errorLinger {
@@ -144,10 +147,10 @@ final class LiveDisplay {
         }
     }
 
-    /// Draws the last frame with the final overlay, saves it as PNG at `path` and returns the overlay's main texts
-    /// (the label or prompt and its score) for the log.
+    /// Draws the last frame with the final overlay and the banner the window last showed, saves it as PNG at `path`
+    /// and returns the overlay's main texts (the label or prompt and its score, the banner) for the log.
     func saveScreenshot(path: String, runner: CaptureRunner, encoder: EncoderWorker) throws -> String {
-        let layout = try draw(frame: lastFrame, runner: runner, encoder: encoder, banner: nil)
+        let layout = try draw(frame: lastFrame, runner: runner, encoder: encoder, banner: lastBanner)
         let image: RGBImage
         do {
             image = try window.renderer.readPixels()
@@ -170,7 +173,7 @@ final class LiveDisplay {
         }
         let main = layout.texts.filter {
             switch $0.role {
-            case .bestLabel, .prompt, .percent: return true
+            case .bestLabel, .prompt, .percent, .banner: return true
             default: return false
             }
         }

@@ -57,7 +57,9 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Write one CSV row per scored frame.", valueName: "file")) var csv: String?
     @Option(help: ArgumentHelp("A TrueType/OpenType font for the overlay.", valueName: "file")) var font: String?
     @Option(help: "End after this many captured frames.") var frames: Int?
-    @Option(help: ArgumentHelp("When the run ends, save the window as a PNG image.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "When the run ends, save the window as last shown (banner included) as PNG.", valueName: "file"))
     var screenshot: String?
     @Option(help: ArgumentHelp("Initial window size.", valueName: "WxH")) var windowSize = "960x540"
 

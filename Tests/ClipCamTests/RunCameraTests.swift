@@ -39,6 +39,29 @@ import Testing
         #expect(!frames.isEmpty && frames.allSatisfy { $0 < 5 }, "frames \(frames)")
     }
 
+    /// In the window, the unplug message is shown as the banner, and `--screenshot` saves the window as it was.
+    @Test func screenshotKeepsTheUnplugBanner() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("clipcam-unplug-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let png = folder.appendingPathComponent("unplugged.png")
+        let result = try clipcam(
+            [
+                "run", "--model", model, "--prompt", "a coffee cup", "--source", device, "--frames", "50",
+                "--screenshot", png.path, "--window-size", "640x360",
+            ],
+            environment: try fakeCameraEnvironment([
+                "DEVICE": device, "SIZES": "64x48", "FPS": "100", "UNPLUG_AFTER": "5",
+            ])
+            .merging(["SDL_VIDEODRIVER": "offscreen"]) { $1 })
+        #expect(result.status == 1, "\(result.stderr)")
+        let logged = try #require(
+            result.stderr.split(separator: "\n").first { $0.contains("screenshot \(png.path): ") }, "\(result.stderr)")
+        #expect(logged.contains("banner=\"/dev/video7 was unplugged"), "\(logged)")
+        let saved = try ScreenshotPixels(path: png.path)
+        #expect(saved.width == 640 && saved.height == 360)
+    }
+
     @Test func reconnectWaitsForTheCameraAndCarriesOn() throws {
         let result = try run(["--frames", "12", "--reconnect"], fake: ["UNPLUG_AFTER": "4", "REPLUG_MS": "300"])
         #expect(result.status == 0, "\(result.stderr)")
