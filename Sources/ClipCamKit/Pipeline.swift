@@ -151,6 +151,9 @@ public final class Pipeline: Sendable {
             quit = try display.loop(
                 queue: displayQueue, runner: runner, encoder: encoder, notices: notices,
                 interrupted: { interrupts.fired })
+            // Quitting ends the capture; the encoder then finishes the frames it holds. (Waiting for the encoder
+            // first would wait for a live source that never ends.)
+            if quit { runner.stop() }
         }
         encoder.wait()
         runner.stop()
