@@ -97,10 +97,16 @@ import Testing
 
         #expect(waitFor(20) { scored().count >= 3 }, "no frames scored: \(log())")
 
-        // Space pauses: once the frame in flight is done, no more frames are scored.
+        // Space pauses: once the frame in flight is done (the count holds still for 0.4 s), no more frames are
+        // scored.
         try press(["key", "space"])
-        usleep(700_000)
-        let paused = scored().count
+        var paused = scored().count
+        _ = waitFor(5) {
+            usleep(400_000)
+            let now = scored().count
+            defer { paused = now }
+            return now == paused
+        }
         usleep(1_200_000)
         #expect(scored().count == paused, "frames were scored while paused")
         #expect(process.isRunning)
