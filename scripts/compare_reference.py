@@ -283,6 +283,9 @@ def main():
             if checks:
                 row["int8_min_cosine_to_fp32"] = min(float(c["int8_min_cosine_to_fp32"]) for c in checks)
                 row["int8_kernel"] = checks[0]["int8_kernel"]
+                # clipcam bench's own figure: fp32 and int8 taking turns encoding by encoding in one process.
+                turns = sorted(float(c["int8_speedup"]) for c in checks)
+                row["int8_speedup_taking_turns"] = turns[len(turns) // 2]
             for name in ["clipcam", "clipcam_int8"]:
                 if f"{name}_ms" in row:
                     row[f"{name}_over_onnxruntime"] = row[f"{name}_ms"] / row["onnxruntime_ms"]
@@ -344,7 +347,8 @@ def print_tables(report):
         print(f"  {'PyTorch':<16} {row['pytorch_ms']:>9.1f}")
         if "int8_speedup_over_fp32" in row:
             print(
-                f"  int8 ({row['int8_kernel']} kernel): {row['int8_speedup_over_fp32']:.2f}x the fp32 path, "
+                f"  int8 ({row['int8_kernel']} kernel): {row['int8_speedup_over_fp32']:.2f}x the fp32 path "
+                f"({row['int8_speedup_taking_turns']:.2f}x with the two taking turns encoding by encoding), "
                 f"min cosine to fp32 {row['int8_min_cosine_to_fp32']:.6f}"
             )
         for name in ["clipcam", "clipcam_int8", "onnxruntime", "pytorch"]:
