@@ -277,15 +277,15 @@ def main():
             row = {"threads": threads}
             # Each round's own ratios, before the rounds are sorted: engines timed seconds apart share the
             # machine's speed of that moment, so the median of these is the steadiest comparison.
-            def per_round(numerator, denominator):
+            def round_ratio(numerator, denominator):
                 ratios = sorted(a / b for a, b in zip(samples[numerator], samples[denominator]))
                 return ratios[len(ratios) // 2] if ratios else None
 
             row["per_round_ratios"] = {
-                "clipcam_over_onnxruntime": per_round("clipcam", "onnxruntime"),
-                "clipcam_int8_over_onnxruntime": per_round("clipcam_int8", "onnxruntime"),
-                "clipcam_over_pytorch": per_round("clipcam", "pytorch"),
-                "int8_speedup_over_fp32": per_round("clipcam", "clipcam_int8"),
+                "clipcam_over_onnxruntime": round_ratio("clipcam", "onnxruntime"),
+                "clipcam_int8_over_onnxruntime": round_ratio("clipcam_int8", "onnxruntime"),
+                "clipcam_over_pytorch": round_ratio("clipcam", "pytorch"),
+                "int8_speedup_over_fp32": round_ratio("clipcam", "clipcam_int8"),
             }
             for name, values in samples.items():
                 if values:
