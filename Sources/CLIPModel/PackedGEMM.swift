@@ -30,25 +30,12 @@ final class PackedPanels {
         self.outputs = outputs
         let count = max((outputs + Self.width - 1) / Self.width * depth * Self.width, 1)
         capacity = count
-        pointer = Self.allocate(floats: count)
+        pointer = allocateWeights(bytes: count * 4).bindMemory(to: Float.self, capacity: count)
         // Only a partial last panel has slots that packing does not fill.
         if outputs % Self.width != 0 {
             let last = (outputs / Self.width) * depth * Self.width
             (pointer + last).initialize(repeating: 0, count: count - last)
         }
-    }
-
-    /// 64-byte aligned memory; large blocks are 2 MiB aligned and offered to the kernel as huge pages, which
-    /// makes the first touch of the weights and the TLB misses of streaming them several times cheaper.
-    private static func allocate(floats: Int) -> UnsafeMutablePointer<Float> {
-        let bytes = floats * 4
-        let huge = 2 << 20
-        var raw: UnsafeMutableRawPointer?
-        let alignment = bytes >= huge ? huge : 64
-        let status = posix_memalign(&raw, alignment, bytes)
-        guard status == 0, let raw else { fatalError("out of memory for \(bytes) bytes of weights") }
-        if bytes >= huge { _ = madvise(raw, bytes / huge * huge, MADV_HUGEPAGE) }
-        return raw.bindMemory(to: Float.self, capacity: floats)
     }
 
     deinit {
@@ -94,6 +81,19 @@ final class PackedPanels {
 }
 
 /// A linear layer in run-time form: packed weight and bias padded to whole panels.
+/// 64-byte aligned memory for packed weights, released with `free`; large blocks are 2 MiB aligned and offered to
+/// the kernel as huge pages, which makes the first touch of the weights and the TLB misses of streaming them
+/// several times cheaper.
+func allocateWeights(bytes: Int) -> UnsafeMutableRawPointer {
+    let huge = 2 << 20
+    var raw: UnsafeMutableRawPointer?
+    let alignment = bytes >= huge ? huge : 64
+    let status = posix_memalign(&raw, alignment, max(bytes, 1))
+    guard status == 0, let raw else { fatalError("out of memory for \(bytes) bytes of weights") }
+    if bytes >= huge { _ = madvise(raw, bytes / huge * huge, MADV_HUGEPAGE) }
+    return raw
+}
+
 final class PackedLinear {
     let weight: PackedPanels
     /// panels × 16 floats, or nil.

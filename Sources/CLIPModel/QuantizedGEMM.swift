@@ -58,8 +58,7 @@ final class QuantizedLinear {
         pairs = (inputs + 1) / 2
         panels = (outputs + Self.width - 1) / Self.width
         let count = max(panels * pairs * 32, 1)
-        weights = UnsafeMutableRawPointer.allocate(byteCount: count * 2, alignment: 64)
-            .bindMemory(to: Int16.self, capacity: count)
+        weights = allocateWeights(bytes: count * 2).bindMemory(to: Int16.self, capacity: count)
         weights.initialize(repeating: 0, count: count)
         let channels = panels * Self.width
         scales = .allocate(capacity: channels)
@@ -89,7 +88,7 @@ final class QuantizedLinear {
     }
 
     deinit {
-        weights.deallocate()
+        free(weights)
         scales.deallocate()
         bias?.deallocate()
     }
