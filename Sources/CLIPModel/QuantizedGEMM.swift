@@ -13,10 +13,11 @@
 // On x86-64 the dot products are AVX2's vpmaddwd, which multiplies 16 pairs of 16-bit integers and adds adjacent
 // products into 8 Int32: 16 multiply-adds per instruction against the 8 of a float FMA, with the weights in half
 // the bytes. On CPUs with AVX-512 VNNI, vpdpwssd does the same and accumulates in one instruction (VNNIKernels,
-// 10 × 16 blocks); QuantizedKernel picks the kernel. Both compute the same exact sums. Why not 8 bits: with 8-bit weights (±127, 16-bit activations) the smallest fixture model's image
-// embeddings drop to cosine 0.9986 against fp32, and with vpmaddubsw's 8-bit activations and 7-bit weights (the
-// most it takes without saturating) to 0.9917; the bound is 0.999. Other architectures run the same integer
-// arithmetic in plain Swift, with identical results.
+// 10 × 16 blocks); QuantizedKernel picks the kernel. Both compute the same exact sums.
+// Why not 8 bits: with 8-bit weights (±127, 16-bit activations) the smallest fixture model's image embeddings drop
+// to cosine 0.9986 against fp32, and with vpmaddubsw's 8-bit activations and 7-bit weights (the most it takes
+// without saturating) to 0.9917; the bound is 0.999. Other architectures run the same integer arithmetic in plain
+// Swift, with identical results.
 import Foundation
 
 #if arch(x86_64)
