@@ -54,13 +54,25 @@ public enum QuantizedKernel: String, Sendable, CaseIterable {
         return kernel
     }
 
-    /// The `flags` line of `/proc/cpuinfo` (the kernel lists only the extensions the OS has enabled).
-    static let cpuFlags: Set<String> = {
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
-        else { return [] }
-        return Set(line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == ":" }).map(String.init))
-    }()
+    /// This CPU's flags (empty where `/proc/cpuinfo` lists none).
+    static let cpuFlags: Set<String> = CPUFlags.current ?? []
+}
+
+/// The instruction-set extensions of the CPU, as the `flags` line of `/proc/cpuinfo` names them (the kernel lists
+/// only the extensions the OS has enabled).
+public enum CPUFlags {
+    /// This machine's flags, or nil where `/proc/cpuinfo` cannot be read or has no flags line.
+    public static let current: Set<String>? = parse(
+        cpuinfo: try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))
+
+    /// The flags of the first `flags` line of a `/proc/cpuinfo` text, or nil without one.
+    public static func parse(cpuinfo: String?) -> Set<String>? {
+        guard let cpuinfo, let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+            let colon = line.firstIndex(of: ":")
+        else { return nil }
+        return Set(
+            line[line.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init))
+    }
 }
 
 /// CLIPCAM_INT8_KERNEL asks for a kernel that cannot run.

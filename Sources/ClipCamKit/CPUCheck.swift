@@ -1,3 +1,4 @@
+import CLIPModel
 import Foundation
 
 /// The CPU lacks what clipcam's encoders were compiled for.
@@ -22,10 +23,7 @@ public enum CPUCheck {
 
     /// Throws when `/proc/cpuinfo` lists flags and some of `required` are not among them.
     public static func verify(cpuinfo: String? = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) throws {
-        guard !required.isEmpty, let cpuinfo,
-            let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
-        else { return }
-        let flags = Set(line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == ":" }).map(String.init))
+        guard !required.isEmpty, let flags = CPUFlags.parse(cpuinfo: cpuinfo) else { return }
         let missing = required.filter { !flags.contains($0) }
         if !missing.isEmpty { throw CPUSupportError(missing: missing) }
     }

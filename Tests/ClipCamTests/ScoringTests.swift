@@ -1,3 +1,4 @@
+import CLIPModel
 import Classifier
 import Foundation
 import ScoreScale
@@ -92,5 +93,23 @@ func heuristicRangeScalesAndClamps(cosine: Float, percent: Float) {
         Issue.record("an unknown set was accepted")
     } catch {
         #expect("\(error)".contains("desk") && "\(error)".contains("everyday-objects"))
+    }
+}
+
+/// The release build's CPU check reads the `flags` line of /proc/cpuinfo: a CPU without AVX2 is refused, naming
+/// what it lacks; one with them, or a text without a flags line, passes.
+@Test func cpuCheckNamesMissingExtensions() throws {
+    let withAll = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n"
+    let without = "processor\t: 0\nflags\t\t: fpu sse2 avx\n"
+    #expect(CPUFlags.parse(cpuinfo: withAll) == ["fpu", "sse2", "avx", "avx2", "fma"])
+    #expect(CPUFlags.parse(cpuinfo: "processor\t: 0\n") == nil)
+    try CPUCheck.verify(cpuinfo: withAll)
+    try CPUCheck.verify(cpuinfo: "processor\t: 0\n")
+    if CPUCheck.required.isEmpty { return }
+    do {
+        try CPUCheck.verify(cpuinfo: without)
+        Issue.record("a CPU without AVX2 and FMA passed the check")
+    } catch let error as CPUSupportError {
+        #expect(error.missing == ["avx2", "fma"])
     }
 }
