@@ -6,26 +6,25 @@ import PackageDescription
 // calls, and the int8 kernel can use AVX2's integer dot products. This holds for debug builds too: the intrinsics
 // cannot be compiled without it. `clipcam` itself is built for the baseline and checks the CPU before loading a
 // model (CPUCheck).
-#if arch(x86_64)
-    let vectorFlags = ["-target-cpu", "haswell"]
-#else
-    let vectorFlags: [String] = []
-#endif
-let fastMath: [SwiftSetting] = [
-    .unsafeFlags(vectorFlags),
-    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
-]
+
+/// Settings of a numeric target compiled for `cpu` on x86-64 (the baseline elsewhere), optimised without bounds
+/// checks in release builds.
+func numericSettings(cpu: String) -> [SwiftSetting] {
+    #if arch(x86_64)
+        let cpuFlags = ["-target-cpu", cpu]
+    #else
+        let cpuFlags: [String] = []
+    #endif
+    return [
+        .unsafeFlags(cpuFlags),
+        .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+    ]
+}
+
+let fastMath = numericSettings(cpu: "haswell")
 // VNNIKernels alone is compiled for AVX-512 with VNNI (Cascade Lake's set); CLIPModel calls it only on CPUs whose
 // flags list those extensions (QuantizedKernel).
-#if arch(x86_64)
-    let vnniFlags = ["-target-cpu", "cascadelake"]
-#else
-    let vnniFlags: [String] = []
-#endif
-let vnniSettings: [SwiftSetting] = [
-    .unsafeFlags(vnniFlags),
-    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
-]
+let vnniSettings = numericSettings(cpu: "cascadelake")
 
 let package = Package(
     name: "clipcam",
