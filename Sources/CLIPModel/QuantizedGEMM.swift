@@ -215,11 +215,11 @@ enum QuantizedGEMM {
             _ a: QuantizedRows, row: Int, rows: Int, _ w: QuantizedLinear, panel: Int,
             output: UnsafeMutablePointer<Float>, stride: Int, columns: Int, accumulate: Bool, activation: Activation?
         ) {
-            withUnsafeTemporaryAllocation(of: SIMD8<Int32>.self, capacity: 2 * vnniBlockRows) { sums in
-                let sums = sums.baseAddress!
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: QuantizedLinear.width * vnniBlockRows) { buffer in
+                let raw = buffer.baseAddress!
+                let sums = UnsafeRawPointer(raw)
                 let base = UnsafeRawPointer(a.values + row * a.stride)
                 let panelBase = UnsafeRawPointer(w.weights + panel * w.pairs * 32)
-                let raw = UnsafeMutableRawPointer(sums).assumingMemoryBound(to: Int32.self)
                 if rows <= 2 {
                     VNNIKernels.block2(
                         base, count: rows, rowBytes: a.stride * 2, panel: panelBase, pairs: w.pairs, sums: raw)
@@ -229,9 +229,10 @@ enum QuantizedGEMM {
                 }
                 for index in 0..<rows {
                     finishRow(
-                        sums[2 * index], sums[2 * index + 1], a, row: row + index, w, panel: panel,
-                        into: output + index * stride, columns: columns, accumulate: accumulate,
-                        activation: activation)
+                        sums.loadUnaligned(fromByteOffset: index * 64, as: SIMD8<Int32>.self),
+                        sums.loadUnaligned(fromByteOffset: index * 64 + 32, as: SIMD8<Int32>.self), a,
+                        row: row + index, w, panel: panel, into: output + index * stride, columns: columns,
+                        accumulate: accumulate, activation: activation)
                 }
             }
         }
