@@ -147,15 +147,9 @@ import Testing
             for (accumulate, activation) in [(false, nil), (true, nil), (false, Activation.quickGELU)] {
                 // One extra row after the output checks that nothing is written past the last row.
                 var y = residual + [Float](repeating: 7, count: outputs)
-                y.withUnsafeMutableBufferPointer { buffer in
-                    let output = ProductOutput(
-                        pointer: buffer.baseAddress!, stride: outputs, accumulate: accumulate, activation: activation)
-                    let task = ProductTask()
-                    task.set(
-                        x, rows: rows, lda: inputs, .float(linear), panels: 0..<linear.weight.panels, output: output,
-                        quantized: nil, pool: pool)
-                    pool.run(task)
-                }
+                runProduct(
+                    x, rows: rows, lda: inputs, .float(linear), into: &y, accumulate: accumulate,
+                    activation: activation, pool: pool)
                 for r in 0..<rows {
                     for o in 0..<outputs {
                         var exact = Double(b[o])

@@ -23,15 +23,9 @@ import Testing
             quantized.quantize(x, rows: rows, inputs: inputs, lda: inputs)
             for (accumulate, activation) in [(false, nil), (true, nil), (false, Activation.quickGELU)] {
                 var y = residual + [Float](repeating: 7, count: outputs)
-                y.withUnsafeMutableBufferPointer { buffer in
-                    let output = ProductOutput(
-                        pointer: buffer.baseAddress!, stride: outputs, accumulate: accumulate, activation: activation)
-                    let task = ProductTask()
-                    task.set(
-                        x, rows: rows, lda: inputs, .int8(linear), panels: 0..<linear.panels, output: output,
-                        quantized: quantized, pool: pool)
-                    pool.run(task)
-                }
+                runProduct(
+                    x, rows: rows, lda: inputs, .int8(linear), into: &y, accumulate: accumulate,
+                    activation: activation, quantized: quantized, pool: pool)
                 for r in 0..<rows {
                     // The documented quantisation, recomputed independently (the rounding inputs in Float, as
                     // documented, so that ties fall the same way).
@@ -111,15 +105,9 @@ import Testing
             var results: [[Float]] = []
             for linear in [vnni, avx2] {
                 var y = [Float](repeating: 0.25, count: rows * outputs)
-                y.withUnsafeMutableBufferPointer { buffer in
-                    let output = ProductOutput(
-                        pointer: buffer.baseAddress!, stride: outputs, accumulate: true, activation: .gelu)
-                    let task = ProductTask()
-                    task.set(
-                        x, rows: rows, lda: inputs, .int8(linear), panels: 0..<linear.panels, output: output,
-                        quantized: quantized, pool: pool)
-                    pool.run(task)
-                }
+                runProduct(
+                    x, rows: rows, lda: inputs, .int8(linear), into: &y, accumulate: true, activation: .gelu,
+                    quantized: quantized, pool: pool)
                 results.append(y)
             }
             #expect(results[0] == results[1], "\(rows) rows: the kernels differ")

@@ -163,3 +163,20 @@ struct Reference {
         inputIDs = (0..<ids.shape[0]).map { Array(all[($0 * ids.shape[1])..<(($0 + 1) * ids.shape[1])]) }
     }
 }
+
+/// Runs `linear`'s product of `rows` rows of `x` on `pool` into `y` (row stride: the layer's outputs), as the
+/// encoders do; an int8 layer reads the rows already quantised into `quantized`.
+func runProduct(
+    _ x: [Float], rows: Int, lda: Int, _ linear: BlockLinear, into y: inout [Float], accumulate: Bool = false,
+    activation: Activation? = nil, quantized: QuantizedRows? = nil, pool: WorkerPool
+) {
+    y.withUnsafeMutableBufferPointer { buffer in
+        let output = ProductOutput(
+            pointer: buffer.baseAddress!, stride: linear.outputs, accumulate: accumulate, activation: activation)
+        let task = ProductTask()
+        task.set(
+            x, rows: rows, lda: lda, linear, panels: 0..<linear.panels, output: output, quantized: quantized,
+            pool: pool)
+        pool.run(task)
+    }
+}
