@@ -42,26 +42,36 @@ let package = Package(
         .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev"])]),
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
 
+        // Linux calls Swift cannot make (renameat2, a spawn whose child dies with clipcam), and file access that
+        // never blocks on a special file, takes names as bytes and replaces nothing by accident.
+        .target(name: "CLinux"),
+        .target(name: "SafeFiles", dependencies: ["CLinux"]),
+
         // CLIP itself.
-        .target(name: "CLIPTokenizer"),
+        .target(name: "CLIPTokenizer", dependencies: ["SafeFiles"]),
         .target(name: "VNNIKernels", swiftSettings: vnniSettings),
-        .target(name: "CLIPModel", dependencies: ["COpenBLAS", "VNNIKernels"], swiftSettings: fastMath),
+        .target(name: "CLIPModel", dependencies: ["COpenBLAS", "VNNIKernels", "SafeFiles"], swiftSettings: fastMath),
 
         // The live pipeline's parts.
-        .target(name: "Capture", dependencies: ["CV4L2", "CSDL2"]),
+        .target(name: "Capture", dependencies: ["CV4L2", "CSDL2", "CLinux", "SafeFiles"]),
         .target(name: "ScoreScale"),
         .target(name: "Display", dependencies: ["CSDL2", "CFreeType", "ScoreScale"]),
         .target(
             name: "Classifier", dependencies: ["CLIPModel", "CLIPTokenizer", "ScoreScale"], swiftSettings: fastMath),
-        .target(name: "ClipCamKit", dependencies: ["Capture", "Display", "Classifier", "CLIPModel", "CLIPTokenizer"]),
+        .target(
+            name: "ClipCamKit",
+            dependencies: ["Capture", "Display", "Classifier", "CLIPModel", "CLIPTokenizer", "SafeFiles"]),
 
         .executableTarget(
             name: "clipcam",
-            dependencies: ["ClipCamKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "ClipCamKit", "SafeFiles", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // Reads frames from a source and prints them as JSON lines; the Capture tests drive it.
         .executableTarget(name: "capture-probe", dependencies: ["Capture"]),
 
+        .testTarget(name: "SafeFilesTests", dependencies: ["SafeFiles"]),
         .testTarget(name: "CLIPTokenizerTests", dependencies: ["CLIPTokenizer"]),
         .testTarget(name: "CLIPModelTests", dependencies: ["CLIPModel", "Classifier", "Capture"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture"]),

@@ -1,0 +1,26 @@
+// Linux calls Swift cannot make directly: variadic (syscall, prctl) or not declared by the Glibc module
+// (renameat2), and a fork/exec whose child sets itself up before exec.
+#ifndef CLIPCAM_CLINUX_H
+#define CLIPCAM_CLINUX_H
+
+#include <sys/types.h>
+
+/// renameat2(2) (Linux 3.15): `flags` is CLINUX_RENAME_NOREPLACE or CLINUX_RENAME_EXCHANGE. Returns 0, or -1 with
+/// errno set.
+int clinux_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+
+/// open(path, O_PATH | O_CLOEXEC): a descriptor that names the file without opening it for reading or writing
+/// (nothing is read from a FIFO or device by it). Returns the descriptor or -1 with errno set.
+int clinux_open_path(const char *path);
+
+#define CLINUX_RENAME_NOREPLACE 1u
+#define CLINUX_RENAME_EXCHANGE 2u
+
+/// Starts `path` with `argv` (NULL-terminated) and the calling process's environment, its standard input, output
+/// and error on the given descriptors (-1: /dev/null), every other descriptor closed. The child runs in a process
+/// group of its own (so a terminal's Ctrl-C reaches clipcam alone, and killing the group ends the child's own
+/// children) and gets SIGKILL when the thread that started it ends (PR_SET_PDEATHSIG), so it never outlives
+/// clipcam. Returns the child's pid, or -1 with errno set (also when exec fails: the child's errno is passed back).
+pid_t clinux_spawn(const char *path, char *const argv[], int stdin_fd, int stdout_fd, int stderr_fd);
+
+#endif
