@@ -65,7 +65,8 @@ let package = Package(
         .executableTarget(
             name: "clipcam",
             dependencies: [
-                "ClipCamKit", "SafeFiles", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "ClipCamKit", "SafeFiles", "CLinux", "Capture",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Reads frames from a source and prints them as JSON lines; the Capture tests drive it.

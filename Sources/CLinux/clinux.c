@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -20,6 +21,10 @@ int clinux_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char
 }
 
 int clinux_open_path(const char *path) { return open(path, O_PATH | O_CLOEXEC); }
+
+int clinux_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int clinux_mkstemp_cloexec(char *template_path) { return mkostemp(template_path, O_CLOEXEC); }
 
 /* Moves `fd` to `target` in the child; -1 means /dev/null. */
 static int child_descriptor(int fd, int target, int flags) {

@@ -65,6 +65,9 @@ public enum SourceError: Error, CustomStringConvertible, Equatable {
     case notFound(path: String)
     case unrecognised(spec: String, reason: String)
     case invalidSyntheticSpec(spec: String)
+    case syntheticOutOfRange(spec: String, what: String, requirement: String)
+    /// A path that is a FIFO, socket or block device: neither a file, a folder nor a camera.
+    case notAFile(path: String, kind: String)
     case invalidFrameRate(Double)
     case toolMissing(tool: String)
     case videoUnreadable(path: String, reason: String)
@@ -84,6 +87,11 @@ public enum SourceError: Error, CustomStringConvertible, Equatable {
         case .invalidSyntheticSpec(let spec):
             return "'\(spec)' is not a synthetic source; write 'synthetic', 'synthetic:640x480' or "
                 + "'synthetic:640x480@30'"
+        case .syntheticOutOfRange(let spec, let what, let requirement):
+            return "'\(spec)': the \(what) is out of range (\(requirement))"
+        case .notAFile(let path, let kind):
+            return "\(path) is \(kind); give a camera (/dev/videoN), a video or image file, a folder of images or "
+                + "'synthetic' (clipcam does not read video from pipes or sockets: save the stream to a file first)"
         case .invalidFrameRate(let fps):
             return "frame rate \(fps) is not usable; give a positive number of frames per second"
         case .toolMissing(let tool):

@@ -88,3 +88,23 @@ public struct CaptureOptions: Sendable {
         self.log = log
     }
 }
+
+/// The frame sizes and rates clipcam accepts from options and specs, so that no number given can make it allocate
+/// gigabytes per frame or wait for ever between frames.
+public enum FrameLimits {
+    /// Pixels on a side.
+    public static let side = 16...8192
+    /// Pixels in all: 8K UHD (7680×4320), 100 MB of BGR.
+    public static let maxPixels = 7680 * 4320
+    /// Frames per second: from one every 10 s to 1000 a second.
+    public static let fps = 0.1...1000.0
+
+    /// Why `width`×`height` is not accepted, or nil when it is.
+    public static func sizeProblem(width: Int, height: Int) -> String? {
+        guard side.contains(width), side.contains(height) else {
+            return "each side must be \(side.lowerBound)–\(side.upperBound) pixels"
+        }
+        guard width * height <= maxPixels else { return "at most 7680x4320 pixels in all (8K UHD)" }
+        return nil
+    }
+}

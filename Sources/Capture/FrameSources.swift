@@ -1,4 +1,5 @@
 import Glibc
+import SafeFiles
 
 /// Chooses and builds a frame source from a `--source` string.
 public enum FrameSources {
@@ -43,14 +44,21 @@ public enum FrameSources {
         if !spec.isEmpty, spec.allSatisfy(\.isASCII), spec.allSatisfy(\.isNumber) {
             return .camera(device: "/dev/video" + spec)
         }
-        var status = stat()
-        guard stat(spec, &status) == 0 else {
+        let path = SystemPath(spec)
+        switch FileKind.of(path) {
+        case .missing:
             if spec.hasPrefix("/dev/") { return .camera(device: spec) }
             throw SourceError.notFound(path: spec)
+        case .directory:
+            return .imageFolder(path: spec)
+        case .characterDevice:
+            return .camera(device: spec)
+        case .regular:
+            break
+        case let kind:
+            throw SourceError.notAFile(path: spec, kind: kind.noun)
         }
-        if status.st_mode & S_IFMT == S_IFDIR { return .imageFolder(path: spec) }
-        if status.st_mode & S_IFMT == S_IFCHR { return .camera(device: spec) }
-        let ext = fileExtension(spec)
+        let ext = fileExtension(String(decoding: path.lastComponent, as: UTF8.self))
         if ImageSource.imageExtensions.contains(ext) { return .image(path: spec) }
         if videoExtensions.contains(ext) { return .video(path: spec) }
         do {
@@ -82,10 +90,15 @@ public enum FrameSources {
                 fps = rate
             }
         }
-        guard (8...8192).contains(width), (8...8192).contains(height) else {
-            throw SourceError.invalidSyntheticSpec(spec: spec)
+        if let problem = FrameLimits.sizeProblem(width: width, height: height) {
+            throw SourceError.syntheticOutOfRange(spec: spec, what: "size \(width)x\(height)", requirement: problem)
         }
-        guard fps > 0, fps.isFinite else { throw SourceError.invalidFrameRate(fps) }
+        guard FrameLimits.fps.contains(fps) else {
+            throw SourceError.syntheticOutOfRange(
+                spec: spec, what: "rate \(fps) fps",
+                requirement:
+                    "between \(FrameLimits.fps.lowerBound) and \(Int(FrameLimits.fps.upperBound)) frames per second")
+        }
         return .synthetic(width: width, height: height, fps: fps)
     }
 }

@@ -1,24 +1,37 @@
 // A video file decoded by an ffmpeg child process: ffprobe reports size and rate, then
 // `ffmpeg -i FILE -f rawvideo -pix_fmt bgr24 -` streams packed BGR24 frames through a pipe.
+import CLinux
 import Foundation
 import Glibc
-import Synchronization
+import SafeFiles
 
 /// Frames of a video file, decoded by ffmpeg, at the file's own frame rate (or as fast as pulled with `fast`).
 ///
 /// Frame k has timestamp k / fps (its presentation time; with pacing, also when it was delivered).
 /// Rotation metadata is honoured (ffmpeg rotates; the reported size is the rotated one). With `loop` the file
-/// plays again from the start at its end. The child process is killed on `stop()`.
+/// plays again from the start at its end. ffprobe gets `probeTimeLimit` seconds; ffmpeg may go `stallLimit`
+/// seconds without delivering a byte of the next frame before it is stopped. Both run in process groups of their
+/// own, are killed with their groups on `stop()`, and die with clipcam (see `ChildProcess`). The file is given to
+/// them by its bytes behind ffmpeg's `file:` protocol, so no name is read as another protocol or mangled.
 public final class VideoFileSource: FrameSource {
     public let path: String
     public let stopSignal = StopSignal()
     public private(set) var format = SourceFormat(width: 0, height: 0, fps: nil)
     private let options: CaptureOptions
-    private var process: Process?
-    private var output: FileHandle?
+    private var process: ChildProcess?
+    private var output: Int32 = -1
     private var errorLog: FileHandle?
     private var pacer = FramePacer(fps: 1)
     private var index = 0
+
+    /// Seconds ffprobe may take to describe a file.
+    public static let probeTimeLimit = 20.0
+    /// Seconds ffmpeg may take to deliver the next frame once it was asked for.
+    public static let stallLimit = 30.0
+    /// The largest frame side and area clipcam decodes (8K UHD), so that a file claiming an absurd size cannot
+    /// make it allocate gigabytes per frame.
+    public static let maxSide = 8192
+    public static let maxPixels = 7680 * 4320
 
     public init(path: String, options: CaptureOptions = CaptureOptions()) {
         self.path = path
@@ -32,56 +45,62 @@ public final class VideoFileSource: FrameSource {
     public var name: String { "video \(path)" }
 
     /// The ffmpeg child's process id while it runs.
-    var childProcessIdentifier: Int32? { process?.processIdentifier }
+    var childProcessIdentifier: Int32? { process?.pid }
 
     public func start() throws {
         precondition(process == nil, "VideoFileSource started twice")
-        guard access(path, F_OK) == 0 else { throw SourceError.notFound(path: path) }
+        let file = SystemPath(path)
+        let kind = FileKind.of(file)
+        guard kind == .regular else {
+            if kind == .missing { throw SourceError.notFound(path: path) }
+            throw SourceError.notAFile(path: path, kind: kind.noun)
+        }
         let probe = try VideoFileSource.probe(path)
         format = SourceFormat(width: probe.width, height: probe.height, fps: probe.fps)
         pacer = FramePacer(fps: probe.fps)
 
         let ffmpeg = try findTool("ffmpeg")
-        let stdout = Pipe()
-        let log = try VideoFileSource.anonymousFile()
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: ffmpeg)
-        child.arguments =
-            ["-nostdin", "-hide_banner", "-loglevel", "error"]
-            + (options.loop ? ["-stream_loop", "-1"] : [])
-            + ["-i", path, "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "bgr24", "-"]
-        child.standardInput = FileHandle.nullDevice
-        child.standardOutput = stdout
-        child.standardError = log
-        do {
-            try child.run()
-        } catch {
-            throw SourceError.videoUnreadable(path: path, reason: "cannot start \(ffmpeg): \(error)")
+        var ends: [Int32] = [-1, -1]
+        guard clinux_pipe_cloexec(&ends) == 0 else {
+            throw SourceError.videoUnreadable(path: path, reason: "cannot make a pipe: \(errnoText(errno))")
         }
-        process = child
-        output = stdout.fileHandleForReading
+        let log = try VideoFileSource.anonymousFile()
+        let arguments: [[UInt8]] =
+            [["-nostdin", "-hide_banner", "-loglevel", "error"], options.loop ? ["-stream_loop", "-1"] : [], ["-i"]]
+            .joined().map { Array($0.utf8) }
+            + [VideoFileSource.ffmpegInput(file)]
+            + ["-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "bgr24", "-"].map { Array($0.utf8) }
+        do {
+            process = try ChildProcess(
+                executable: ffmpeg, arguments: arguments, stdout: ends[1], stderr: log.fileDescriptor)
+        } catch {
+            close(ends[0])
+            close(ends[1])
+            throw SourceError.videoUnreadable(path: path, reason: "\(error)")
+        }
+        close(ends[1])
+        output = ends[0]
         errorLog = log
     }
 
     public func stop() {
-        // Closing the pipe first means a decoder blocked writing to it fails at once; SIGKILL because ffmpeg
-        // answers SIGTERM by finishing its current write, which may never complete.
-        try? output?.close()
-        if let process, process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+        // Closing the pipe first means a decoder blocked writing to it fails at once; SIGKILL (to the group)
+        // because ffmpeg answers SIGTERM by finishing its current write, which may never complete.
+        if output >= 0 {
+            close(output)
+            output = -1
         }
+        process?.kill()
         try? errorLog?.close()
         process = nil
-        output = nil
         errorLog = nil
     }
 
     public func nextFrame() throws -> Frame? {
-        guard let output else { return nil }
+        guard output >= 0 else { return nil }
         let size = format.width * format.height * 3
         var pixels = [UInt8](repeating: 0, count: size)
-        let got = try pixels.withUnsafeMutableBytes { try readFully(output.fileDescriptor, into: $0) }
+        let got = try pixels.withUnsafeMutableBytes { try readFully(output, into: $0) }
         if got == nil { return nil }
         if got != size {
             let reason = finish()
@@ -100,19 +119,29 @@ public final class VideoFileSource: FrameSource {
     }
 
     /// Reads until `buffer` is full or the pipe ends; returns the byte count, or nil when stopped. At a clean
-    /// end of the file (0 bytes) it checks how ffmpeg exited and throws if it failed.
+    /// end of the file (0 bytes) it checks how ffmpeg exited and throws if it failed. Throws when ffmpeg sends
+    /// nothing for `stallLimit` seconds.
     private func readFully(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer) throws -> Int? {
         var filled = 0
+        var deadline = MonotonicClock.now() + Self.stallLimit
         while filled < buffer.count {
             var entries = [
                 pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: stopSignal.descriptor, events: Int16(POLLIN), revents: 0),
             ]
-            if poll(&entries, 2, -1) < 0 {
+            let left = deadline - MonotonicClock.now()
+            if left <= 0 {
+                stop()
+                throw SourceError.videoFailed(
+                    path: path,
+                    reason: "ffmpeg delivered nothing for \(Int(Self.stallLimit)) s and was stopped")
+            }
+            if poll(&entries, 2, Int32((left * 1000).rounded(.up))) < 0 {
                 if errno == EINTR { continue }
                 throw SourceError.videoFailed(path: path, reason: "poll: \(errnoText(errno))")
             }
             if stopSignal.isRaised { return nil }
+            if entries[0].revents == 0 { continue }
             let count = read(descriptor, buffer.baseAddress! + filled, buffer.count - filled)
             if count < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
@@ -120,6 +149,7 @@ public final class VideoFileSource: FrameSource {
             }
             if count == 0 { break }
             filled += count
+            deadline = MonotonicClock.now() + Self.stallLimit
         }
         if filled == 0 {
             if let reason = finish() {
@@ -131,35 +161,49 @@ public final class VideoFileSource: FrameSource {
         return filled
     }
 
-    /// Waits for ffmpeg to exit; returns its complaint if it failed, nil if it succeeded.
+    /// Waits (a few seconds at most: its output has ended) for ffmpeg to exit; returns its complaint if it failed,
+    /// nil if it succeeded.
     private func finish() -> String? {
         guard let process else { return nil }
-        process.waitUntilExit()
-        let status = process.terminationStatus
-        let reason = process.terminationReason
+        let termination = process.wait(seconds: 5) ?? process.kill()
         var text = ""
         if let errorLog {
             lseek(errorLog.fileDescriptor, 0, SEEK_SET)
             text = String(decoding: errorLog.readDataToEndOfFile(), as: UTF8.self)
         }
         stop()
-        if reason == .exit && status == 0 { return nil }
+        if termination.succeeded { return nil }
         let lines = text.split(separator: "\n").suffix(3).joined(separator: "; ")
-        let how = reason == .exit ? "ffmpeg exited with status \(status)" : "ffmpeg was killed by signal \(status)"
+        let how = "ffmpeg \(termination)"
         return lines.isEmpty ? how : "\(how): \(lines)"
     }
 
-    /// Size (after rotation) and frame rate of the first video stream of `path`, from ffprobe.
-    static func probe(_ path: String) throws -> (width: Int, height: Int, fps: Double) {
-        let ffprobe = try findTool("ffprobe")
-        let result = try runTool(
-            ffprobe,
+    /// ffmpeg's input argument for `file`: the `file:` protocol and the path's bytes.
+    static func ffmpegInput(_ file: SystemPath) -> [UInt8] {
+        Array("file:".utf8) + file.bytes
+    }
+
+    /// Size (after rotation) and frame rate of the first video stream of `path`, from ffprobe (which gets
+    /// `probeTimeLimit` seconds). Throws `videoUnreadable` for a file without a usable video stream, or one whose
+    /// frames are larger than `maxSide` on a side or `maxPixels` in all.
+    static func probe(_ path: String, ffprobe: String? = nil, timeLimit: Double = probeTimeLimit) throws
+        -> (width: Int, height: Int, fps: Double)
+    {
+        let ffprobe = try ffprobe ?? findTool("ffprobe")
+        let arguments =
             [
                 "-v", "error", "-select_streams", "v:0",
                 "-show_entries", "stream=width,height,avg_frame_rate,r_frame_rate:stream_side_data=rotation",
-                "-of", "json", path,
-            ])
-        guard result.status == 0 else {
+                "-of", "json",
+            ].map { Array($0.utf8) } + [ffmpegInput(SystemPath(path))]
+        let result: (termination: ChildTermination, output: String, error: String)
+        do {
+            result = try ChildProcess.run(
+                ffprobe, arguments, timeLimit: timeLimit, what: "to read the video's header")
+        } catch let error as ChildProcessError {
+            throw SourceError.videoUnreadable(path: path, reason: error.description)
+        }
+        guard result.termination.succeeded else {
             let reason = result.error.split(separator: "\n").last.map(String.init) ?? "ffprobe failed"
             throw SourceError.videoUnreadable(path: path, reason: reason)
         }
@@ -171,6 +215,12 @@ public final class VideoFileSource: FrameSource {
         if let rotation = sideData.compactMap({ $0["rotation"] as? Int }).first, abs(rotation) % 180 == 90 {
             swap(&width, &height)
         }
+        guard width <= maxSide, height <= maxSide, width * height <= maxPixels else {
+            throw SourceError.videoUnreadable(
+                path: path,
+                reason: "its frames are \(width)x\(height), larger than clipcam decodes (at most \(maxSide) on a "
+                    + "side and 7680x4320 in all); scale it down first, e.g. ffmpeg -i IN -vf scale=1920:-2 OUT")
+        }
         let rate = [stream["avg_frame_rate"], stream["r_frame_rate"]].compactMap { ($0 as? String).flatMap(ratio) }
             .first { $0 > 0 && $0 < 1000 }
         return (width, height, rate ?? 25)
@@ -180,7 +230,7 @@ public final class VideoFileSource: FrameSource {
     /// could).
     private static func anonymousFile() throws -> FileHandle {
         var template = Array("/tmp/clipcam-ffmpeg-XXXXXX".utf8CString)
-        let descriptor = mkstemp(&template)
+        let descriptor = clinux_mkstemp_cloexec(&template)
         guard descriptor >= 0 else {
             throw SourceError.videoUnreadable(path: "/tmp", reason: "cannot create a log file: \(errnoText(errno))")
         }
@@ -206,30 +256,4 @@ func findTool(_ name: String, searchPath: String? = nil) throws -> String {
         if access(candidate, X_OK) == 0 { return candidate }
     }
     throw SourceError.toolMissing(tool: name)
-}
-
-/// Runs a short-lived tool to completion; returns its exit status, standard output and standard error.
-func runTool(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
-    let child = Process()
-    child.executableURL = URL(fileURLWithPath: executable)
-    child.arguments = arguments
-    let output = Pipe()
-    let error = Pipe()
-    child.standardInput = FileHandle.nullDevice
-    child.standardOutput = output
-    child.standardError = error
-    try child.run()
-    // Drain stderr on another thread so that neither pipe can fill up and block the child.
-    let errorText = Mutex<String>("")
-    let drained = DispatchSemaphore(value: 0)
-    let errorHandle = error.fileHandleForReading
-    Thread {
-        let data = errorHandle.readDataToEndOfFile()
-        errorText.withLock { $0 = String(decoding: data, as: UTF8.self) }
-        drained.signal()
-    }.start()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    drained.wait()
-    child.waitUntilExit()
-    return (child.terminationStatus, String(decoding: data, as: UTF8.self), errorText.withLock { $0 })
 }

@@ -288,15 +288,60 @@ import Testing
     }
 
     @Test(arguments: [
-        "synthetic:64", "synthetic:64x", "synthetic:axb", "synthetic:4x4", "synthetic:64x48@",
+        "synthetic:64", "synthetic:64x", "synthetic:axb", "synthetic:64x48@",
         "synthetic:64x48@1@2",
     ])
     func badSyntheticSpecs(spec: String) {
         #expect(throws: SourceError.invalidSyntheticSpec(spec: spec)) { try FrameSources.kind(of: spec) }
     }
 
-    @Test func zeroRateIsRejected() {
-        #expect(throws: SourceError.invalidFrameRate(0)) { try FrameSources.kind(of: "synthetic:64x48@0") }
+    /// Sizes and rates outside `FrameLimits` are refused with the limit, not called a malformed spec.
+    @Test(arguments: [
+        ("synthetic:4x4", "the size 4x4 is out of range (each side must be 16–8192 pixels)"),
+        ("synthetic:100000x100000", "the size 100000x100000 is out of range (each side must be 16–8192 pixels)"),
+        ("synthetic:8192x8192", "the size 8192x8192 is out of range (at most 7680x4320 pixels in all (8K UHD))"),
+        ("synthetic:64x48@0", "the rate 0.0 fps is out of range (between 0.1 and 1000 frames per second)"),
+        ("synthetic:64x48@1e-09", "the rate 1e-09 fps is out of range (between 0.1 and 1000 frames per second)"),
+        ("synthetic:64x48@5000", "the rate 5000.0 fps is out of range (between 0.1 and 1000 frames per second)"),
+    ])
+    func outOfRangeSyntheticSpecs(spec: String, message: String) {
+        #expect {
+            try FrameSources.kind(of: spec)
+        } throws: { error in
+            (error as? SourceError)?.description == "'\(spec)': \(message)"
+        }
+    }
+
+    /// A FIFO or socket is refused at once by its kind: ffprobe would wait for ever on a FIFO with no writer.
+    @Test func pipesAndSocketsAreRefusedAtOnce() throws {
+        let folder = try temporaryFolder()
+        let fifo = folder.appendingPathComponent("stream.mp4").path
+        try #require(mkfifo(fifo, 0o644) == 0)
+        let start = MonotonicClock.now()
+        #expect(throws: SourceError.notAFile(path: fifo, kind: "a FIFO (named pipe)")) {
+            try FrameSources.kind(of: fifo)
+        }
+        #expect(MonotonicClock.now() - start < 2)
+        let source = VideoFileSource(path: fifo)
+        #expect(throws: SourceError.notAFile(path: fifo, kind: "a FIFO (named pipe)")) { try source.start() }
+
+        let socketPath = folder.appendingPathComponent("s.sock").path
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in socketPath.utf8.enumerated() { raw[i] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        try #require(bound == 0)
+        #expect(throws: SourceError.notAFile(path: socketPath, kind: "a socket")) {
+            try FrameSources.kind(of: socketPath)
+        }
     }
 
     @Test func unknownAndMissingSources() throws {

@@ -13,6 +13,12 @@ int clinux_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char
 /// (nothing is read from a FIFO or device by it). Returns the descriptor or -1 with errno set.
 int clinux_open_path(const char *path);
 
+/// pipe2(fds, O_CLOEXEC): a pipe neither of whose ends leaks into programs clipcam starts.
+int clinux_pipe_cloexec(int fds[2]);
+
+/// mkostemp(template, O_CLOEXEC).
+int clinux_mkstemp_cloexec(char *template_path);
+
 #define CLINUX_RENAME_NOREPLACE 1u
 #define CLINUX_RENAME_EXCHANGE 2u
 
