@@ -2,6 +2,8 @@ import Capture
 import Classifier
 import Display
 import Foundation
+import Glibc
+import SafeFiles
 
 /// The window side of a run, on the main thread: draws every frame from the display queue with the overlay of the
 /// newest result, and turns keys into pause, prompt cycling and new prompts.
@@ -28,6 +30,12 @@ final class LiveDisplay {
         threshold: Float?, range: ScoreRange
     ) throws {
         window = try DisplayWindow(title: "clipcam", size: size, fonts: try OverlayFonts(override: fontPath))
+        // With no screen SDL falls back to drawing in memory: a window nobody sees, a run that shows nothing.
+        // That is only wanted when asked for by name (SDL_VIDEODRIVER=offscreen, as tests and bench do).
+        let requested = ProcessInfo.processInfo.environment["SDL_VIDEODRIVER"] ?? ""
+        if window.video.isHeadless && requested.isEmpty {
+            throw PipelineError.noDisplay(driver: window.video.driver)
+        }
         self.modelName = modelName
         self.randomWeights = randomWeights
         self.threshold = threshold
@@ -164,11 +172,19 @@ final class LiveDisplay {
             bgr[i + 1] = image.rgb[i + 1]
             bgr[i + 2] = image.rgb[i]
         }
+        // Written beside the target and renamed over it once complete: a failed write never leaves a half PNG.
+        let target = SystemPath(path)
+        let partial = SystemPath(
+            bytes: target.bytes.dropLast(target.lastComponent.count) + Array(".".utf8) + target.lastComponent
+                + Array(".partial-\(getpid())".utf8))
         do {
             try ImageFile.writePNG(
                 Frame(index: 0, timestamp: 0, width: image.width, height: image.height, bgr: bgr),
-                to: path)
+                to: try partial.openableName(role: "screenshot"))
+            let moved = partial.withCString { old in target.withCString { rename(old, $0) } }
+            guard moved == 0 else { throw SinkError.cannotCreate(path: target.description, errno: errno) }
         } catch {
+            partial.withCString { _ = unlink($0) }
             throw PipelineError.screenshotFailed(path: path, reason: "\(error)")
         }
         let main = layout.texts.filter {

@@ -68,16 +68,28 @@ public struct RunSummary: Sendable {
     public var last: FrameResult?
     /// The user quit (window, `q`/Esc) or sent SIGINT/SIGTERM.
     public var interrupted: Bool
+    /// The signal (SIGINT, SIGTERM) that ended the run, if one did.
+    public var signal: Int32?
 }
 
 /// Failures of the pipeline itself (capture, model and sink errors keep their own types).
 public enum PipelineError: Error, CustomStringConvertible {
     case screenshotFailed(path: String, reason: String)
+    /// SDL found no screen and fell back to `driver` (offscreen, dummy).
+    case noDisplay(driver: String)
 
     public var description: String {
         switch self {
         case .screenshotFailed(let path, let reason):
             return "cannot save the window to \(path): \(reason); check the folder exists and is writable"
+        case .noDisplay(let driver):
+            let env = ProcessInfo.processInfo.environment
+            let variables = ["DISPLAY", "WAYLAND_DISPLAY"].map { name in
+                env[name].map { "$\(name) is \($0)" } ?? "$\(name) is not set"
+            }
+            return "there is no display to show the window on (\(variables.joined(separator: ", ")); SDL could "
+                + "only draw off screen with its '\(driver)' driver). Run clipcam in a desktop session, or add "
+                + "--headless --jsonl - to print each frame's scores (or --jsonl/--csv FILE)"
         }
     }
 }
@@ -99,10 +111,19 @@ public final class Pipeline: Sendable {
         self.log = log
     }
 
-    /// Runs until the source ends, `maxFrames` frames were captured, the user quits or SIGINT/SIGTERM arrives.
-    /// Must be called on the main thread when a window is used (SDL's rule). Throws the error that ended the
-    /// source (e.g. `CameraError.unplugged`) or a sink's error after everything has been shut down and flushed.
+    /// `run(engine:openSinks:)` with sinks that are already open.
     public func run(engine: sending ClipEngine, sinks: sending [any ResultSink]) throws -> RunSummary {
+        // Handed over by the caller (`sending`) and returned by the closure exactly once.
+        nonisolated(unsafe) let handed = sinks
+        return try run(engine: engine, openSinks: { handed })
+    }
+
+    /// Runs until the source ends, `maxFrames` frames were captured, the user quits or SIGINT/SIGTERM arrives.
+    /// Must be called on the main thread when a window is used (SDL's rule). `openSinks` is called once the window
+    /// and the source are open, so that a missing file or camera leaves every output file as it was. Throws the
+    /// error that ended the source (e.g. `CameraError.unplugged`) or a sink's error after everything has been shut
+    /// down and flushed.
+    public func run(engine: sending ClipEngine, openSinks: () throws -> sending [any ResultSink]) throws -> RunSummary {
         // The window first: a missing display is reported before the camera is opened.
         let display: LiveDisplay? =
             settings.headless
@@ -127,7 +148,15 @@ public final class Pipeline: Sendable {
         let runner = try CaptureRunner.start(
             source: source, queues: [encoderQueue] + (displayQueue.map { [$0] } ?? []),
             maxFrames: settings.maxFrames)
-        log("source: \(runner.name), \(runner.format)")
+        let sinks: [any ResultSink]
+        do {
+            sinks = try openSinks()
+        } catch {
+            runner.stop()
+            throw error
+        }
+        let format = runner.format.description
+        log("source: \(runner.name)" + (runner.name.contains(format) ? "" : ", \(format)"))
         if control.withLock({ state in
             state.runner = runner
             return state.stopRequested
@@ -167,7 +196,7 @@ public final class Pipeline: Sendable {
             source: runner.name, format: runner.format, captured: runner.stats.captured,
             encoded: encoder.stats.encoded, reused: encoder.stats.reused, dropped: encoder.dropped,
             last: encoder.latest,
-            interrupted: quit || interrupts.fired)
+            interrupted: quit || interrupts.fired, signal: interrupts.receivedSignal)
         if let error = encoder.error { throw error }
         if let error = runner.error { throw error }
         return summary

@@ -1,10 +1,16 @@
 import Foundation
 import Glibc
+import SafeFiles
 
 /// Failures writing results. Each names the file.
 public enum SinkError: Error, CustomStringConvertible, Equatable {
     case cannotCreate(path: String, errno: Int32)
     case writeFailed(path: String, errno: Int32)
+    /// Another process holds the file's lock: another clipcam run is writing it.
+    case inUse(path: String)
+    /// A FIFO nobody reads from: writing would block until someone did.
+    case noReader(path: String)
+    case isFolder(path: String)
 
     public var description: String {
         switch self {
@@ -13,6 +19,13 @@ public enum SinkError: Error, CustomStringConvertible, Equatable {
         case .writeFailed(let path, let code):
             let hint = code == EPIPE ? "the program reading it has ended" : "check free disk space"
             return "writing results to \(path) failed: \(String(cString: strerror(code))); \(hint)"
+        case .inUse(let path):
+            return "\(path) is being written by another clipcam run; wait for it to end or choose another file "
+                + "(it was left as it is)"
+        case .noReader(let path):
+            return "\(path) is a FIFO (named pipe) that no program is reading; start the reader first"
+        case .isFolder(let path):
+            return "\(path) is a folder; give a file name for the results"
         }
     }
 }
@@ -25,32 +38,99 @@ public protocol ResultSink: AnyObject {
 }
 
 /// An output file or standard output (`-`), written line by line with plain `write(2)` calls so that a reader
-/// sees each line as soon as it is complete.
+/// sees each line as soon as it is complete (results stream, so they are written in place rather than to a
+/// temporary file renamed at the end).
+///
+/// Nothing is lost: the file is opened without truncating it and locked (`flock`, exclusive, not waiting), so a
+/// second run writing the same file is refused before it changes a byte; the old content is truncated only when
+/// the first new line is written, so a run that fails before producing a result leaves the file as it was (and
+/// removes a file it created itself). FIFOs and devices (`/dev/null`, a pipe) are written as they are, never
+/// waiting for a reader: a FIFO without one is an error.
 final class LineWriter {
     let path: String
-    private let descriptor: Int32
+    private var descriptor: Int32
     private let owned: Bool
+    /// The old content is still there: truncate before the first line.
+    private var truncatePending = false
+    /// This writer created the file: remove it if nothing was written.
+    private var created = false
+    private var wroteAnything = false
     private var pending: [UInt8] = []
 
     init(path: String) throws {
-        self.path = path == "-" ? "standard output" : path
         if path == "-" {
+            self.path = "standard output"
             descriptor = STDOUT_FILENO
             owned = false
-        } else {
-            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw SinkError.cannotCreate(path: path, errno: errno) }
-            descriptor = fd
-            owned = true
+            removal = nil
+            return
         }
+        let target = SystemPath(path)
+        self.path = target.description
+        let flags = O_WRONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK
+        var fd = target.withCString { open($0, flags | O_CREAT | O_EXCL, 0o644) }
+        if fd >= 0 {
+            created = true
+        } else if errno == EEXIST {
+            fd = target.withCString { open($0, flags) }
+        }
+        guard fd >= 0 else {
+            switch errno {
+            case ENXIO: throw SinkError.noReader(path: target.description)
+            case EISDIR: throw SinkError.isFolder(path: target.description)
+            default: throw SinkError.cannotCreate(path: target.description, errno: errno)
+            }
+        }
+        var status = stat()
+        fstat(fd, &status)
+        if status.st_mode & S_IFMT == S_IFREG {
+            if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                let code = errno
+                Glibc.close(fd)
+                if code == EWOULDBLOCK { throw SinkError.inUse(path: target.description) }
+                throw SinkError.cannotCreate(path: target.description, errno: code)
+            }
+            truncatePending = !created
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        descriptor = fd
+        owned = true
+        removal = created ? target : nil
     }
 
+    /// The file to remove if the run ends without a line.
+    private let removal: SystemPath?
+
     deinit {
-        if owned { close(descriptor) }
+        close()
+    }
+
+    /// Ends the writing: removes the file if this writer created it and wrote nothing (a run that produced no
+    /// result leaves nothing behind), then closes it, releasing the lock. Idempotent.
+    func close() {
+        guard owned, descriptor >= 0 else { return }
+        if let removal, !wroteAnything {
+            // Still the file this writer made (same inode)? Then nothing of anyone's is lost by removing it.
+            var mine = stat()
+            var there = stat()
+            if fstat(descriptor, &mine) == 0, removal.withCString({ stat($0, &there) }) == 0,
+                mine.st_dev == there.st_dev, mine.st_ino == there.st_ino
+            {
+                removal.withCString { _ = unlink($0) }
+            }
+        }
+        Glibc.close(descriptor)
+        descriptor = -1
     }
 
     /// Writes `line` and a newline.
     func write(line: String) throws {
+        precondition(descriptor >= 0, "LineWriter.write after close")
+        if truncatePending {
+            guard ftruncate(descriptor, 0) == 0 else { throw SinkError.writeFailed(path: path, errno: errno) }
+            truncatePending = false
+        }
+        wroteAnything = true
         pending.removeAll(keepingCapacity: true)
         pending.append(contentsOf: line.utf8)
         pending.append(0x0A)
@@ -83,7 +163,7 @@ public final class JSONLSink: ResultSink {
         try writer.write(line: JSONLSink.line(result))
     }
 
-    public func finish() throws {}
+    public func finish() throws { writer.close() }
 
     public static func line(_ result: FrameResult) -> String {
         let scores = result.scores.map { score in
@@ -131,7 +211,7 @@ public final class CSVSink: ResultSink {
         try writer.write(line: row.joined(separator: ","))
     }
 
-    public func finish() throws {}
+    public func finish() throws { writer.close() }
 
     /// A field quoted when it holds a comma, quote or line break (RFC 4180).
     static func field(_ text: String) -> String {
