@@ -43,9 +43,14 @@ public final class ClipEngine {
     public var isRandom: Bool { model.configuration.isRandom }
     public var logitScale: Float { model.logitScale }
 
-    /// What to tell the user when `text` was cut to the model's context.
+    /// What to tell the user when `text` was cut to the model's context. A long prompt is quoted by its start
+    /// (the first 60 characters) and its length, not echoed whole.
     public static func truncationWarning(_ text: String) -> String {
-        "warning: the prompt \"\(text)\" is longer than CLIP's 77 tokens; only its start is used"
+        let limit = 60
+        let quoted =
+            text.count <= limit
+            ? "\"\(text)\"" : "\"\(text.prefix(limit))…\" (\(text.count) characters)"
+        return "warning: the prompt \(quoted) is longer than CLIP's 77 tokens; only its start is used"
     }
 
     public static let randomWarning =

@@ -8,7 +8,8 @@ import Synchronization
 /// `@unchecked`: the dispatch sources are set once in `init`; dispatch sources are safe to cancel from any thread.
 final class InterruptWatcher: @unchecked Sendable {
     private let sources: [any DispatchSourceSignal]
-    private let flag = Atomic<Bool>(false)
+    /// The first signal that arrived; 0 before one did.
+    private let number = Atomic<Int32>(0)
 
     init(action: @escaping @Sendable () -> Void) {
         signal(SIGPIPE, SIG_IGN)
@@ -20,16 +21,26 @@ final class InterruptWatcher: @unchecked Sendable {
             sources.append(source)
         }
         self.sources = sources
-        for source in sources {
+        for (source, signalNumber) in zip(sources, [SIGINT, SIGTERM]) {
             source.setEventHandler { [self] in
-                if !flag.exchange(true, ordering: .acquiringAndReleasing) { action() }
+                if number.compareExchange(expected: 0, desired: signalNumber, ordering: .acquiringAndReleasing)
+                    .exchanged
+                {
+                    action()
+                }
             }
             source.resume()
         }
     }
 
     /// A signal arrived.
-    var fired: Bool { flag.load(ordering: .acquiring) }
+    var fired: Bool { receivedSignal != nil }
+
+    /// The first signal that arrived (SIGINT or SIGTERM), if any.
+    var receivedSignal: Int32? {
+        let value = number.load(ordering: .acquiring)
+        return value == 0 ? nil : value
+    }
 
     /// Stops watching and gives the signals their default meaning back.
     func cancel() {

@@ -1,4 +1,5 @@
 import Foundation
+import SafeFiles
 
 /// A prompt set: one prompt a line, UTF-8; blank lines and lines starting with `#` are ignored, and
 /// leading/trailing white space is trimmed.
@@ -6,19 +7,23 @@ public enum PromptFile {
     /// Reads prompts from `spec`: a file path, or the bare name of a set in a `Prompts` folder
     /// (`desk` → `Prompts/desk.txt`) looked up in the current folder, in `$CLIPCAM_PROMPTS_DIR`
     /// and beside the clipcam executable's package.
-    public static func load(_ spec: String) throws -> [String] {
-        let url = try resolve(spec)
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw PromptFileError.unreadable(url.path)
-        }
+    /// Refuses files larger than `maxBytes` and files with more than `limit` prompts. A FIFO or device is
+    /// refused at once, never read (it could block for ever).
+    public static func load(_ spec: String, limit: Int = .max) throws -> [String] {
+        let path = try resolve(spec)
+        let data = Data(try ReadableFile.read(path, role: "prompt file", limit: maxBytes))
         guard let text = String(data: data, encoding: .utf8) else {
             let line = firstInvalidLine(data)
-            throw PromptFileError.notUTF8(url.path, line: line)
+            throw PromptFileError.notUTF8(path.description, line: line)
         }
         let prompts = parse(text)
-        if prompts.isEmpty { throw PromptFileError.empty(url.path) }
+        if prompts.isEmpty { throw PromptFileError.empty(path.description) }
+        if prompts.count > limit { throw PromptFileError.tooMany(path.description, count: prompts.count, limit: limit) }
         return prompts
     }
+
+    /// The largest prompt file read: 1 MiB, tens of thousands of prompts.
+    public static let maxBytes = 1 << 20
 
     /// The prompts of a prompt file's text.
     public static func parse(_ text: String) -> [String] {
@@ -57,14 +62,14 @@ public enum PromptFile {
         return names.sorted()
     }
 
-    static func resolve(_ spec: String) throws -> URL {
-        let path = (spec as NSString).expandingTildeInPath
-        if FileManager.default.fileExists(atPath: path) { return URL(fileURLWithPath: path) }
+    static func resolve(_ spec: String) throws -> SystemPath {
+        let path = SystemPath((spec as NSString).expandingTildeInPath)
+        if FileKind.of(path) != .missing { return path }
         if !spec.contains("/") {
             let file = spec.hasSuffix(".txt") ? spec : spec + ".txt"
             for folder in searchFolders {
                 let candidate = folder.appendingPathComponent(file)
-                if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
+                if FileManager.default.fileExists(atPath: candidate.path) { return SystemPath(candidate.path) }
             }
         }
         throw PromptFileError.notFound(spec, available: availableSets())
@@ -85,6 +90,7 @@ public enum PromptFileError: Error, CustomStringConvertible {
     case unreadable(String)
     case notUTF8(String, line: Int)
     case empty(String)
+    case tooMany(String, count: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -97,6 +103,8 @@ public enum PromptFileError: Error, CustomStringConvertible {
             return "the prompt file \(path) is not UTF-8 text (line \(line)); save it as UTF-8"
         case .empty(let path):
             return "the prompt file \(path) holds no prompts (blank lines and # comments are ignored)"
+        case .tooMany(let path, let count, let limit):
+            return "the prompt file \(path) holds \(count) prompts; clipcam takes at most \(limit)"
         }
     }
 }

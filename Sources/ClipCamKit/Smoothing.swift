@@ -9,7 +9,6 @@ public struct MovingAverage: Sendable {
     public init(window: Int) {
         precondition(window >= 1, "a moving average needs a window of at least 1, not \(window)")
         self.window = window
-        history.reserveCapacity(window)
     }
 
     /// Adds `values` and returns the mean of the last `window` pushes (fewer at the start). A push of another

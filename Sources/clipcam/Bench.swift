@@ -1,9 +1,11 @@
 import ArgumentParser
 import CLIPModel
+import CLinux
 import Capture
 import Classifier
 import ClipCamKit
 import Foundation
+import Glibc
 import Synchronization
 
 struct Bench: ParsableCommand {
@@ -45,15 +47,28 @@ struct Bench: ParsableCommand {
     @Option(help: "Benchmark a random model of this shape instead: vit-b-32, vit-b-16 or tiny.")
     var shape: RandomModel.Shape?
     @Option(
+        parsing: .unconditional,
         help:
-            "Threads each encoding is shared among, and OpenBLAS's for the sgemm roofline (default: every core, here \(CLIPModel.defaultThreads))."
+            "Threads each encoding is shared among, and OpenBLAS's for the sgemm roofline (1–\(Bench.threadsRange.upperBound); default: every core, here \(CLIPModel.defaultThreads))."
     )
     var threads = CLIPModel.defaultThreads
-    @Option(help: "Timed runs of each encoder (the median is reported).") var runs = 20
-    @Option(help: "Scored frames timed through the live pipeline, after the warm-up; 0 skips the pipeline figure.")
+    @Option(
+        parsing: .unconditional,
+        help: "Timed runs of each encoder (1–\(Bench.runsRange.upperBound); the median is reported).")
+    var runs = 20
+    @Option(
+        parsing: .unconditional,
+        help:
+            "Scored frames timed through the live pipeline, after the warm-up (0–\(Bench.pipelineFramesRange.upperBound)); 0 skips the pipeline figure."
+    )
     var pipelineFrames = 20
-    @Option(help: "Frame rate of the pipeline's synthetic source.") var pipelineFps = 30.0
-    @Option(help: "Fresh processes timed to their first score (the median is reported); 0 skips the start-up figure.")
+    @Option(parsing: .unconditional, help: "Frame rate of the pipeline's synthetic source (0.1–1000).")
+    var pipelineFps = 30.0
+    @Option(
+        parsing: .unconditional,
+        help:
+            "Fresh processes timed to their first score (0–\(Bench.startupRunsRange.upperBound); the median is reported); 0 skips the start-up figure."
+    )
     var startupRuns = 1
     @Option(
         help: ArgumentHelp(
@@ -67,14 +82,19 @@ struct Bench: ParsableCommand {
     var precision: Precision = .fp32
     @Flag(help: "Print JSON.") var json = false
 
+    static let threadsRange = 1...256
+    static let runsRange = 1...10_000
+    static let pipelineFramesRange = 0...10_000
+    static let startupRunsRange = 0...100
+    /// Seconds a start-up measurement's `clipcam run` may take to print its first line.
+    static let startupTimeLimit = 300.0
+
     func validate() throws {
-        if threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if runs < 1 { throw ValidationError("--runs must be at least 1") }
-        if pipelineFrames < 0 { throw ValidationError("--pipeline-frames must be 0 (skip) or more") }
-        if !(pipelineFps > 0 && pipelineFps.isFinite) {
-            throw ValidationError("--pipeline-fps must be a positive number, not \(pipelineFps)")
-        }
-        if startupRuns < 0 { throw ValidationError("--startup-runs must be 0 (skip) or more") }
+        try check(threads, in: Bench.threadsRange, option: "--threads", unit: "threads")
+        try check(runs, in: Bench.runsRange, option: "--runs", unit: "timed runs")
+        try check(pipelineFrames, in: Bench.pipelineFramesRange, option: "--pipeline-frames", unit: "scored frames")
+        try check(pipelineFps, in: FrameLimits.fps, option: "--pipeline-fps", unit: "frames per second")
+        try check(startupRuns, in: Bench.startupRunsRange, option: "--startup-runs", unit: "processes")
         if model != nil && shape != nil { throw ValidationError("give --model or --shape, not both") }
     }
 
@@ -263,30 +283,47 @@ struct Bench: ParsableCommand {
         _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         let errorHandle = try FileHandle(forWritingTo: errors)
         defer { try? errorHandle.close() }
-        let output = Pipe()
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = environment
-        process.standardOutput = output
-        process.standardError = errorHandle
-        process.standardInput = FileHandle.nullDevice
+        var ends: [Int32] = [-1, -1]
+        guard clinux_pipe_cloexec(&ends) == 0 else {
+            throw CLIError("cannot make a pipe: \(String(cString: strerror(errno)))")
+        }
         let start = MonotonicClock.now()
-        try process.run()
-        try? output.fileHandleForWriting.close()
+        let child: ChildProcess
+        do {
+            child = try ChildProcess(
+                executable: executable.path, arguments: arguments, stdout: ends[1], stderr: errorHandle.fileDescriptor)
+        } catch {
+            close(ends[0])
+            close(ends[1])
+            throw error
+        }
+        close(ends[1])
+        defer { close(ends[0]) }
+        // Read to the end of its output, but never longer than the time limit.
         var received = Data()
         var seconds: Double?
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            received.append(chunk)
+            let left = start + Bench.startupTimeLimit - MonotonicClock.now()
+            var entry = pollfd(fd: ends[0], events: Int16(POLLIN), revents: 0)
+            guard left > 0, Glibc.poll(&entry, 1, Int32((left * 1000).rounded(.up))) >= 0 || errno == EINTR else {
+                child.kill()
+                throw CLIError(
+                    "the start-up measurement `\(command)` took more than \(Int(Bench.startupTimeLimit)) s and was stopped"
+                )
+            }
+            guard entry.revents != 0 else { continue }
+            let count = buffer.withUnsafeMutableBytes { read(ends[0], $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            received.append(contentsOf: buffer[0..<count])
             if seconds == nil && received.contains(0x0A) { seconds = MonotonicClock.now() - start }
         }
-        process.waitUntilExit()
+        let termination = child.wait(seconds: 10) ?? child.kill()
         let stderr = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0, let seconds else {
+        guard termination.succeeded, let seconds else {
             throw CLIError(
-                "the start-up measurement `\(command)` failed (status \(process.terminationStatus)): "
+                "the start-up measurement `\(command)` failed (\(termination)): "
                     + stderr.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         let line = received.prefix { $0 != 0x0A }

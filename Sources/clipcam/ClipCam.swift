@@ -1,6 +1,7 @@
 import ArgumentParser
 import ClipCamKit
 import Foundation
+import SafeFiles
 
 @main
 struct ClipCam: ParsableCommand {
@@ -20,9 +21,9 @@ struct ClipCam: ParsableCommand {
     )
 }
 
-/// Writes to standard error.
+/// Writes to standard error, file names shown as the user typed them (see `PathNames`).
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    FileHandle.standardError.write(Data((PathNames.restore(in: message) + "\n").utf8))
 }
 
 /// A failure found while running a command (as opposed to a malformed command line): printed without usage.

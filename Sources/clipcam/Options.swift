@@ -50,7 +50,8 @@ struct RangeOption: ParsableArguments {
     @Option(
         name: .long,
         parsing: .unconditional,  // so that a negative LOW ("-0.1,0.3") is a value, not an option
-        help: ArgumentHelp("The cosine range shown as 0–100 %, as LOW,HIGH.", valueName: "low,high"),
+        help: ArgumentHelp(
+            "The cosine range shown as 0–100 %, as LOW,HIGH (each between -1 and 1).", valueName: "low,high"),
         transform: RangeOption.parse)
     var range: ScoreRange = .heuristic
 
@@ -58,6 +59,9 @@ struct RangeOption: ParsableArguments {
         let parts = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
         guard parts.count == 2, let low = parts[0], let high = parts[1], low.isFinite, high.isFinite else {
             throw ValidationError("--range takes two numbers, LOW,HIGH (e.g. 0.15,0.40); got '\(text)'")
+        }
+        guard (-1...1).contains(low), (-1...1).contains(high) else {
+            throw ValidationError("--range takes cosines, between -1 and 1; got '\(text)'")
         }
         guard high > low else {
             throw ValidationError("--range needs LOW < HIGH; got '\(text)'")

@@ -20,7 +20,13 @@ struct Run: ParsableCommand {
     )
 
     @OptionGroup var model: ModelOptions
-    @Option(help: "What to look for, e.g. \"a coffee cup\".") var prompt: String?
+    @Option(
+        parsing: .unconditionalSingleValue,
+        help: ArgumentHelp(
+            "What to look for, e.g. \"a coffee cup\". Give it several times to label frames with the best of "
+                + "those prompts.",
+            valueName: "text"))
+    var prompt: [String] = []
     @Option(help: ArgumentHelp("A prompt file or the name of a prompt set (e.g. desk).", valueName: "file|name"))
     var prompts: String?
     @Option(
@@ -28,22 +34,38 @@ struct Run: ParsableCommand {
             "A camera (/dev/videoN), a video file, an image file, a folder of images, or synthetic[:WxH@FPS].",
             valueName: "source"))
     var source = "/dev/video0"
-    @Option(help: ArgumentHelp("Requested capture size.", valueName: "WxH")) var size: String?
-    @Option(help: "Requested camera frame rate; the rate of images and synthetic sources.") var fps: Double?
+    @Option(
+        help: ArgumentHelp(
+            "Requested capture size, each side 16–8192 pixels and at most 7680x4320 in all.", valueName: "WxH"))
+    var size: String?
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Requested camera frame rate; the rate of images and synthetic sources (0.1–1000).", valueName: "fps"))
+    var fps: Double?
     @Flag(help: "Files and synthetic sources: as fast as the encoder takes frames, not at their own rate.")
     var fast = false
     @Flag(help: "Images and video files: start again at the end.") var loop = false
     @Flag(help: "Camera: when it is unplugged, wait for it to return instead of ending.") var reconnect = false
-    @Option(help: "Frames the encoder's queue keeps (1 or 2); older ones are dropped and counted.")
+    @Option(
+        parsing: .unconditional, help: "Frames the encoder's queue keeps (1 or 2); older ones are dropped and counted.")
     var queue = 1
     @OptionGroup var range: RangeOption
-    @Option(help: "Flag frames whose scaled score (0–100) reaches this value.") var threshold: Float?
-    @Option(help: "Average the cosines over this many scored frames.") var smooth = 1
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Flag frames whose scaled score reaches this value (0–100).", valueName: "percent"))
+    var threshold: Float?
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Average the cosines over this many scored frames (1–\(Run.smoothRange.upperBound)).", valueName: "frames"))
+    var smooth = 1
     @Flag(
         inversion: .prefixedNo,
         help: "Score a frame that looks like the last encoded one with that frame's embedding instead of encoding it.")
     var reuse = true
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             "Mean grey-level difference of 32x24 thumbnails (0-255) below which a frame counts as unchanged.",
             valueName: "levels"))
@@ -54,45 +76,70 @@ struct Run: ParsableCommand {
             "Write one JSON line per scored frame to a file, or - for standard output.",
             valueName: "file|-"))
     var jsonl: String?
-    @Option(help: ArgumentHelp("Write one CSV row per scored frame.", valueName: "file")) var csv: String?
+    @Option(help: ArgumentHelp("Write one CSV row per scored frame (or - for standard output).", valueName: "file|-"))
+    var csv: String?
     @Option(help: ArgumentHelp("A TrueType/OpenType font for the overlay.", valueName: "file")) var font: String?
-    @Option(help: "End after this many captured frames.") var frames: Int?
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("End after this many captured frames (1–\(Run.framesRange.upperBound)).", valueName: "count")
+    )
+    var frames: Int?
     @Option(
         help: ArgumentHelp(
             "When the run ends, save the window as last shown (banner included) as PNG.", valueName: "file"))
     var screenshot: String?
-    @Option(help: ArgumentHelp("Initial window size.", valueName: "WxH")) var windowSize = "960x540"
+    @Option(help: ArgumentHelp("Initial window size, each side 100–8192.", valueName: "WxH")) var windowSize = "960x540"
+
+    /// The bounds of the numeric options, named in their help and in the errors.
+    static let smoothRange = 1...1000
+    static let framesRange = 1...1_000_000_000
+    static let windowSide = 100...8192
+    /// Prompts a run takes at most (a prompt is embedded once at the start, about 7 ms each).
+    static let maxPrompts = 10_000
 
     func validate() throws {
-        switch (prompt, prompts) {
-        case (nil, nil): throw ValidationError("give --prompt TEXT or --prompts FILE|NAME")
-        case (.some, .some): throw ValidationError("give either --prompt or --prompts, not both")
+        switch (prompt.isEmpty, prompts) {
+        case (true, nil): throw ValidationError("give --prompt TEXT (once or more) or --prompts FILE|NAME")
+        case (false, .some): throw ValidationError("give either --prompt or --prompts, not both")
         default: break
         }
-        if let prompt, prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        for text in prompt where text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             throw ValidationError("--prompt is empty")
         }
-        if let size { _ = try Run.parseSize(size, option: "--size") }
-        _ = try Run.parseSize(windowSize, option: "--window-size")
-        if let fps, !(fps > 0 && fps.isFinite) { throw ValidationError("--fps must be a positive number") }
-        if !(1...2).contains(queue) { throw ValidationError("--queue must be 1 or 2, not \(queue)") }
-        if smooth < 1 { throw ValidationError("--smooth must be at least 1, not \(smooth)") }
-        if let threshold, !(0...100).contains(threshold) {
-            throw ValidationError("--threshold is a scaled score between 0 and 100, not \(threshold)")
+        if prompt.count > Run.maxPrompts {
+            throw ValidationError("at most \(Run.maxPrompts) prompts, not \(prompt.count)")
         }
-        if !(reuseThreshold >= 0 && reuseThreshold <= 255) {
+        if let size {
+            let parsed = try Run.parseSize(size, option: "--size")
+            if let problem = FrameLimits.sizeProblem(width: parsed.width, height: parsed.height) {
+                throw ValidationError("--size \(size) is out of range: \(problem)")
+            }
+        }
+        let window = try Run.parseSize(windowSize, option: "--window-size")
+        guard Run.windowSide.contains(window.width), Run.windowSide.contains(window.height) else {
             throw ValidationError(
-                "--reuse-threshold is a grey-level difference between 0 and 255, not \(reuseThreshold)")
+                "--window-size \(windowSize) is out of range: each side must be "
+                    + "\(Run.windowSide.lowerBound)–\(Run.windowSide.upperBound) pixels")
         }
-        if let frames, frames < 1 { throw ValidationError("--frames must be at least 1, not \(frames)") }
+        if let fps { try check(fps, in: FrameLimits.fps, option: "--fps", unit: "frames per second") }
+        try check(queue, in: 1...2, option: "--queue", unit: "frames")
+        if let threshold { try check(threshold, in: 0...100, option: "--threshold", unit: "a scaled score, %") }
+        try check(smooth, in: Run.smoothRange, option: "--smooth", unit: "scored frames")
+        try check(reuseThreshold, in: 0...255, option: "--reuse-threshold", unit: "grey levels")
+        if let frames { try check(frames, in: Run.framesRange, option: "--frames", unit: "frames") }
         if headless && screenshot != nil { throw ValidationError("--screenshot needs the window; drop --headless") }
         if headless && jsonl == nil && csv == nil {
             throw ValidationError("--headless shows nothing; add --jsonl FILE|- or --csv FILE")
         }
+        try OutputPaths.checkDistinct(
+            outputs: [("--jsonl", jsonl), ("--csv", csv), ("--screenshot", screenshot)],
+            inputs: [
+                ("--source", source), ("--prompts", prompts), ("--font", font),
+            ] + ModelLocation.requiredFiles.map { ("--model", model.directory.appendingPathComponent($0).path) })
     }
 
     static func parseSize(_ text: String, option: String) throws -> (width: Int, height: Int) {
-        let parts = text.lowercased().split(separator: "x")
+        let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
         guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]), width > 0, height > 0 else {
             throw ValidationError("\(option) takes WIDTHxHEIGHT, e.g. 640x480; got '\(text)'")
         }
@@ -100,7 +147,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        let texts = try prompt.map { [$0] } ?? PromptFile.load(prompts!)
+        let texts = try prompts.map { try PromptFile.load($0, limit: Run.maxPrompts) } ?? prompt
         let engine = try model.loadEngine()
         var capture = CaptureOptions(fast: fast, loop: loop, reconnect: reconnect)
         if let size {
@@ -113,20 +160,29 @@ struct Run: ParsableCommand {
             threshold: threshold, smooth: smooth, reuseThreshold: reuse ? reuseThreshold : nil, maxFrames: frames,
             headless: headless, fontPath: font,
             screenshotPath: screenshot, windowSize: PixelSize(width: window.width, height: window.height))
-        var sinks: [any ResultSink] = []
-        if let jsonl { sinks.append(try JSONLSink(path: jsonl)) }
-        if let csv { sinks.append(try CSVSink(path: csv)) }
+        // Opened once the window, the model and the source are ready: a run that fails before leaves them as
+        // they were.
+        let openSinks: () throws -> sending [any ResultSink] = { [jsonl, csv] in
+            var sinks: [any ResultSink] = []
+            if let jsonl { sinks.append(try JSONLSink(path: jsonl)) }
+            if let csv { sinks.append(try CSVSink(path: csv)) }
+            return sinks
+        }
 
         let pipeline = Pipeline(settings: settings, log: { printError("clipcam: " + $0) })
+        let summary: RunSummary
         do {
-            let summary = try pipeline.run(engine: engine, sinks: sinks)
-            printError(
-                "clipcam: \(summary.captured) frames captured, \(summary.encoded) encoded, \(summary.dropped) dropped"
-                    + (summary.reused > 0 ? ", \(summary.reused) reused" : "")
-                    + (summary.interrupted ? " (stopped)" : ""))
+            summary = try pipeline.run(engine: engine, openSinks: openSinks)
         } catch {
             printError("error: \(error)")
             throw ExitCode.failure
         }
+        printError(
+            "clipcam: \(summary.captured) frames captured, \(summary.encoded) encoded, \(summary.dropped) dropped"
+                + (summary.reused > 0 ? ", \(summary.reused) reused" : "")
+                + (summary.signal.map { " (stopped by \(String(cString: strsignal($0))))" }
+                    ?? (summary.interrupted ? " (stopped)" : "")))
+        // As shells expect of a program a signal ended: 128 + the signal's number (130 for Ctrl-C).
+        if let signal = summary.signal { throw ExitCode(128 + signal) }
     }
 }

@@ -153,8 +153,9 @@ import Testing
         process.waitUntilExit()
         try err.close()
         let message = try String(contentsOf: errURL, encoding: .utf8)
-        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(message)")
-        #expect(message.contains("(stopped)"), "\(message)")
+        // 128 + SIGINT, as shells expect of a program Ctrl-C ended.
+        #expect(process.terminationReason == .exit && process.terminationStatus == 130, "\(message)")
+        #expect(message.contains("(stopped by Interrupt)"), "\(message)")
         let text = try String(contentsOf: output, encoding: .utf8)
         #expect(text.hasSuffix("\n"), "the last line was cut")
         let lines = try jsonLines(text)

@@ -1,0 +1,124 @@
+// What happens before and after ArgumentParser: the raw bytes of arguments that are not UTF-8 are recorded (file
+// names are bytes), options given twice and `help` for a command that does not exist are refused (ArgumentParser
+// keeps the last value silently and prints the general help), and messages show file names as the user typed
+// them.
+import ArgumentParser
+import Foundation
+import SafeFiles
+
+/// A command that takes some options more than once (each occurrence adds a value).
+protocol RepeatableOptions {
+    static var repeatableOptions: Set<String> { get }
+}
+
+extension ClipCam {
+    static func main() {
+        CommandLineBytes.record()
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        do {
+            try ArgumentRules.check(arguments)
+        } catch let error as ArgumentRuleError {
+            let path = ArgumentRules.path(of: error.command)
+            printError(
+                "Error: \(error.message)\nUsage: \(ClipCam.usageString(for: error.command))\n"
+                    + "  See 'clipcam help\(path.isEmpty ? "" : " " + path)' for more information.")
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        } catch {
+            fatalError("ArgumentRules.check throws ArgumentRuleError only")
+        }
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            let text = PathNames.restore(in: fullMessage(for: error))
+            if code == .success {
+                print(text)
+            } else if !text.isEmpty {
+                printError(text)
+            }
+            Foundation.exit(code.rawValue)
+        }
+    }
+}
+
+/// A command line ArgumentParser would accept but clipcam refuses, and the command it was for.
+struct ArgumentRuleError: Error {
+    var message: String
+    var command: any ParsableCommand.Type
+}
+
+enum ArgumentRules {
+    /// Refuses what ArgumentParser would accept silently: a single-value option or a flag given twice (it keeps
+    /// the last), and `help` followed by something that is not a command (it prints the general help, status 0).
+    static func check(_ arguments: [String]) throws {
+        var command: any ParsableCommand.Type = ClipCam.self
+        var rest = arguments[...]
+        if rest.first == "help" {
+            rest = rest.dropFirst()
+            for word in rest where !word.hasPrefix("-") {
+                guard let next = subcommand(of: command, named: word) else {
+                    let list = names(of: command)
+                    throw ArgumentRuleError(
+                        message: list.isEmpty
+                            ? "'\(path(of: command))' has no command '\(word)'"
+                            : "no command '\(word)'; the commands are: " + list.joined(separator: ", "),
+                        command: command)
+                }
+                command = next
+            }
+            return
+        }
+        while let word = rest.first, let next = subcommand(of: command, named: word) {
+            command = next
+            rest = rest.dropFirst()
+        }
+        let repeatable = (command as? any RepeatableOptions.Type)?.repeatableOptions ?? []
+        var seen: [String: String] = [:]
+        for (index, word) in zip(rest.indices, rest) {
+            if word == "--" { break }
+            guard word.hasPrefix("--"), word.count > 2 else { continue }
+            let name = String(word.prefix { $0 != "=" })
+            if repeatable.contains(name) { continue }
+            // The occurrence as typed, with its value when it has one ("--fps 15", "--fps=15").
+            var shown = word
+            if !word.contains("="), index + 1 < rest.endIndex, !rest[index + 1].hasPrefix("--") {
+                shown += " " + quoted(rest[index + 1])
+            }
+            if let earlier = seen[name] {
+                throw ArgumentRuleError(
+                    message: "\(name) was given twice (\(earlier), then \(shown)); give it once",
+                    command: command)
+            }
+            seen[name] = shown
+        }
+    }
+
+    /// "model random" for `Model.Random`.
+    static func path(of command: any ParsableCommand.Type) -> String {
+        var names: [String] = []
+        func find(_ node: any ParsableCommand.Type, _ trail: [String]) -> Bool {
+            if node == command {
+                names = trail
+                return true
+            }
+            return node.configuration.subcommands.contains { find($0, trail + [$0._commandName]) }
+        }
+        _ = find(ClipCam.self, [])
+        return names.joined(separator: " ")
+    }
+
+    private static func quoted(_ value: String) -> String {
+        value.contains(where: { $0 == " " || $0 == "\"" }) || value.isEmpty ? "\"\(value)\"" : value
+    }
+
+    private static func names(of command: any ParsableCommand.Type) -> [String] {
+        command.configuration.subcommands.map { $0._commandName }
+    }
+
+    private static func subcommand(of command: any ParsableCommand.Type, named name: String)
+        -> (any ParsableCommand.Type)?
+    {
+        command.configuration.subcommands.first { $0._commandName == name }
+    }
+}
