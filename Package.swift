@@ -55,7 +55,7 @@ let package = Package(
         // The live pipeline's parts.
         .target(name: "Capture", dependencies: ["CV4L2", "CSDL2", "CLinux", "SafeFiles"]),
         .target(name: "ScoreScale"),
-        .target(name: "Display", dependencies: ["CSDL2", "CFreeType", "ScoreScale"]),
+        .target(name: "Display", dependencies: ["CSDL2", "CFreeType", "ScoreScale", "SafeFiles"]),
         .target(
             name: "Classifier", dependencies: ["CLIPModel", "CLIPTokenizer", "ScoreScale"], swiftSettings: fastMath),
         .target(
@@ -77,6 +77,8 @@ let package = Package(
         .testTarget(name: "CLIPModelTests", dependencies: ["CLIPModel", "Classifier", "Capture"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture"]),
         .testTarget(name: "DisplayTests", dependencies: ["Display", "ScoreScale"]),
-        .testTarget(name: "ClipCamTests", dependencies: ["ClipCamKit", "CLIPModel", "Classifier", "ScoreScale"]),
+        .testTarget(
+            name: "ClipCamTests",
+            dependencies: ["ClipCamKit", "CLIPModel", "Classifier", "ScoreScale", "Capture", "SafeFiles"]),
     ]
 )

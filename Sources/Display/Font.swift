@@ -3,6 +3,7 @@
 // that need shaping come out unjoined). Outlines come from FT_Glyph_StrokeBorder, i.e. the glyph's outside border
 // widened by the stroke radius. Code points the font lacks are drawn as a hollow box.
 import CFreeType
+import SafeFiles
 
 /// Failures of loading a font.
 public enum FontError: Error, CustomStringConvertible {
@@ -58,6 +59,10 @@ public final class Font {
     private let library: FT_Library
     private let face: FT_Face
     private let stroker: FT_Stroker
+    /// The file's bytes, which FreeType reads from for as long as the face lives.
+    private let fileBytes: UnsafeMutableBufferPointer<UInt8>
+    /// The largest font file read (big CJK fonts are about 20 MB).
+    public static let maxFileBytes = 100 << 20
     private var currentPixelSize = 0
     private struct GlyphKey: Hashable {
         var glyph: UInt32
@@ -68,18 +73,28 @@ public final class Font {
     private static let glyphCacheLimit = 8192
     private static let loadFlags = Int32(FT_LOAD_NO_BITMAP) | Int32(FT_RENDER_MODE_LIGHT.rawValue & 15) << 16
 
+    /// Reads the font file into memory (only a regular file: a FIFO or device is refused at once, never read)
+    /// and opens it with FreeType.
     public init(path: String) throws {
-        guard let file = fopen(path, "rb") else { throw FontError.fileNotFound(path: path) }
-        fclose(file)
+        let bytes: UnsafeMutableBufferPointer<UInt8>
+        do {
+            let data = try ReadableFile.read(path, role: "font file", limit: Font.maxFileBytes)
+            bytes = .allocate(capacity: max(data.count, 1))
+            _ = bytes.initialize(from: data)
+        } catch FileAccessError.missing {
+            throw FontError.fileNotFound(path: SystemPath(path).description)
+        }
         var library: FT_Library?
         var code = FT_Init_FreeType(&library)
         guard code == 0, let library else {
+            bytes.deallocate()
             throw FontError.freeTypeFailed(call: "FT_Init_FreeType", path: path, code: code)
         }
         var face: FT_Face?
-        code = FT_New_Face(library, path, 0, &face)
+        code = FT_New_Memory_Face(library, bytes.baseAddress, FT_Long(bytes.count), 0, &face)
         guard code == 0, let face else {
             FT_Done_FreeType(library)
+            bytes.deallocate()
             throw FontError.freeTypeFailed(call: "FT_New_Face", path: path, code: code)
         }
         var stroker: FT_Stroker?
@@ -87,9 +102,11 @@ public final class Font {
         guard code == 0, let stroker else {
             FT_Done_Face(face)
             FT_Done_FreeType(library)
+            bytes.deallocate()
             throw FontError.freeTypeFailed(call: "FT_Stroker_New", path: path, code: code)
         }
         self.path = path
+        self.fileBytes = bytes
         self.library = library
         self.face = face
         self.stroker = stroker
@@ -99,6 +116,7 @@ public final class Font {
         FT_Stroker_Done(stroker)
         FT_Done_Face(face)
         FT_Done_FreeType(library)
+        fileBytes.deallocate()
     }
 
     /// Family and style, e.g. "DejaVu Sans Bold".

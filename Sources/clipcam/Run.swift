@@ -5,7 +5,9 @@ import ClipCamKit
 import Display
 import Foundation
 
-struct Run: ParsableCommand {
+struct Run: ParsableCommand, RepeatableOptions {
+    static let repeatableOptions: Set<String> = ["--prompt"]
+
     static let configuration = CommandConfiguration(
         abstract: "Classify live video: score each frame against a prompt, or label it with the best of several.",
         discussion: """
@@ -131,11 +133,14 @@ struct Run: ParsableCommand {
         if headless && jsonl == nil && csv == nil {
             throw ValidationError("--headless shows nothing; add --jsonl FILE|- or --csv FILE")
         }
-        try OutputPaths.checkDistinct(
-            outputs: [("--jsonl", jsonl), ("--csv", csv), ("--screenshot", screenshot)],
-            inputs: [
-                ("--source", source), ("--prompts", prompts), ("--font", font),
-            ] + ModelLocation.requiredFiles.map { ("--model", model.directory.appendingPathComponent($0).path) })
+        do {
+            try OutputPaths.checkDistinct(
+                outputs: [("--jsonl", jsonl), ("--csv", csv), ("--screenshot", screenshot)],
+                inputs: [("--source", source), ("--prompts", prompts), ("--font", font)]
+                    + ModelLocation.requiredFiles.map { ("--model", model.directory.appendingPathComponent($0).path) })
+        } catch let error as OutputPathError {
+            throw ValidationError(error.description)
+        }
     }
 
     static func parseSize(_ text: String, option: String) throws -> (width: Int, height: Int) {

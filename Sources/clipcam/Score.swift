@@ -79,7 +79,7 @@ struct Label: ParsableCommand {
     }
 
     func run() throws {
-        let texts = try PromptFile.load(prompts)
+        let texts = try PromptFile.load(prompts, limit: Run.maxPrompts)
         let engine = try model.loadEngine()
         let embedded = texts.map { engine.embedPromptWarning($0) }
         var lines: [String] = []

@@ -1,3 +1,4 @@
+import Capture
 import Foundation
 import Testing
 
@@ -29,24 +30,58 @@ struct RunResult {
     var seconds: Double
 }
 
-/// Runs clipcam with `arguments`, the given extra environment, and waits for it.
-func clipcam(_ arguments: [String], environment: [String: String] = [:]) throws -> RunResult {
+/// Runs clipcam with `arguments`, the given extra environment (without the `unsetting` variables), and waits
+/// for it.
+func clipcam(_ arguments: [String], environment: [String: String] = [:], unsetting: [String] = []) throws
+    -> RunResult
+{
     let exe = Repo.executable
     guard FileManager.default.isExecutableFile(atPath: exe.path) else {
         Issue.record("clipcam is not built at \(exe.path); run `swift build --build-tests` first")
         throw CocoaError(.fileNoSuchFile)
     }
-    return try runProcess(exe, arguments, environment: environment)
+    return try runProcess(exe, arguments, environment: environment, unsetting: unsetting)
+}
+
+/// Runs clipcam with arguments given as bytes (file names that are not UTF-8, which Foundation's Process cannot
+/// pass), for at most `timeLimit` seconds.
+func clipcam(bytes arguments: [[UInt8]], timeLimit: Double = 120) throws -> RunResult {
+    let folder = try temporaryFolder("raw")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let outURL = folder.appendingPathComponent("stdout")
+    let errURL = folder.appendingPathComponent("stderr")
+    FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    let out = try FileHandle(forWritingTo: outURL)
+    let err = try FileHandle(forWritingTo: errURL)
+    let start = Date()
+    let child = try ChildProcess(
+        executable: Repo.executable.path, arguments: arguments, stdout: out.fileDescriptor,
+        stderr: err.fileDescriptor)
+    try out.close()
+    try err.close()
+    let termination = child.wait(seconds: timeLimit) ?? child.kill()
+    let status: Int32
+    switch termination {
+    case .exited(let code): status = code
+    case .signalled(let signal): status = 128 + signal
+    }
+    return RunResult(
+        status: status, stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
+        stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self), seconds: Date().timeIntervalSince(start))
 }
 
 /// Runs a program to completion. Its output goes to files, not pipes: a process that another test starts
 /// meanwhile could inherit a pipe's write end and hold it open long after this program has exited.
-func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> RunResult {
+func runProcess(
+    _ executable: URL, _ arguments: [String], environment: [String: String] = [:], unsetting: [String] = []
+) throws -> RunResult {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     for (k, v) in environment { env[k] = v }
+    for name in unsetting { env[name] = nil }
     process.environment = env
     let folder = try temporaryFolder("run")
     defer { try? FileManager.default.removeItem(at: folder) }
