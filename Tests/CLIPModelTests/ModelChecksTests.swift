@@ -183,9 +183,8 @@ func errorMessage(sourceLocation: SourceLocation = #_sourceLocation, _ body: () 
     @Test(arguments: [
         (#"{"a":{"dtype":"F32","shape":[1e999],"data_offsets":[0,4]}}"#, #""shape" [1e999] holds 1e999"#),
         (#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,1e999]}}"#, #""data_offsets" is [0, 1e999]"#),
-        (#"{"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,4]}}"#, "is too large"),
     ])
-    func craftedEntriesAreNamedNotCrashes(header: String, problem: String) throws {
+    func craftedNumbersAreNamedNotDecoderErrors(header: String, problem: String) throws {
         let folder = try TemporaryFolder()
         let url = try folder.write("crafted.safetensors", SafeTensorsBytes.file(header: header, data: [0, 0, 0, 0]))
         let text = errorMessage { _ = try SafeTensorsFile(url: url) } ?? ""

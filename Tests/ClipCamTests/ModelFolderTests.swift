@@ -303,7 +303,7 @@ final class RunningClipcam {
         #expect(run.stderr.contains("--model \(random)"), "\(run.stderr)")
     }
 
-    @Test(arguments: ["0", "257", "1000", "100000"])
+    @Test(arguments: ["0", "257", "1000"])
     func threadsOutsideTheRangeNameTheOptionAndTheRange(threads: String) throws {
         let run = try clipcam(["embed-text", "--model", Repo.model("tiny-gelu-f16").path, "--threads", threads, "a"])
         #expect(run.status != 0)
