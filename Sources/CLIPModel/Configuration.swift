@@ -258,9 +258,13 @@ private struct KeyReader {
     }
 
     private func notFinite(_ key: String, _ value: JSONValue) -> CLIPConfigurationError {
-        .invalidValue(
-            file: file, key: key, value: value.summary,
-            requirement: "a finite number (this one is too large for a 64-bit float, or is NaN or Infinity)")
+        let why: String
+        switch value.summary {
+        case "NaN": why = ", not NaN"
+        case "Infinity", "-Infinity": why = ", not infinity"
+        default: why = " (\(value.summary) is too large for a 64-bit float)"
+        }
+        return .invalidValue(file: file, key: key, value: value.summary, requirement: "a finite number" + why)
     }
 
     func bool(_ object: [String: JSONValue], _ key: String, path: String) throws -> Bool? {
