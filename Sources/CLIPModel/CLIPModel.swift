@@ -26,12 +26,18 @@ public final class CLIPModel {
     /// The instructions of the int8 products (`QuantizedKernel.selected()` for an int8 model).
     public let int8Kernel: QuantizedKernel
 
-    /// Loads `config.json` and `model.safetensors` from `directory`, verifying every tensor against the
-    /// configuration, and packs the weights for the encoders' kernels (`precision` for the image encoder's
-    /// blocks; the text encoder, which runs once per prompt, stays fp32).
-    public init(directory: URL, threads: Int = CLIPModel.defaultThreads, precision: Precision = .fp32) throws {
+    /// Loads `config.json` (or takes `configuration`, read from it already) and `model.safetensors` from
+    /// `directory`, checks every size of the configuration against the file's tensor table and then every tensor
+    /// (`CLIPConfigurationError`, `SafeTensorsError`, `CLIPWeightsError`), and only then packs the weights for the
+    /// encoders' kernels (`precision` for the image encoder's blocks; the text encoder, which runs once per
+    /// prompt, stays fp32) and sizes the activation buffers.
+    public init(
+        directory: URL, configuration: CLIPConfiguration? = nil, threads: Int = CLIPModel.defaultThreads,
+        precision: Precision = .fp32
+    ) throws {
         let int8Kernel = precision == .int8 ? try QuantizedKernel.selected() : QuantizedKernel.preferred
-        let configuration = try CLIPConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
+        let configuration =
+            try configuration ?? CLIPConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
         let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
         let weights = try CLIPWeights(file: file, configuration: configuration)
         self.configuration = configuration
@@ -49,6 +55,13 @@ public final class CLIPModel {
         // The encoders work on packed copies; the file's pages that packing read need not stay in this process's
         // memory (the few tensors used as they are, such as embeddings and LayerNorm weights, fault back in).
         file.releaseResidentPages()
+    }
+
+    /// Checks `directory`'s model.safetensors against `configuration` as `init` does (every size, then every
+    /// tensor's name, shape and dtype) without packing anything: for checking a model folder before it is used.
+    public static func verifyWeights(directory: URL, configuration: CLIPConfiguration) throws {
+        let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
+        try CLIPWeights.verify(file, configuration)
     }
 
     /// The `logit_scale` weight (its natural log form; callers apply exp()).

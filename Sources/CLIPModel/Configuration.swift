@@ -2,8 +2,11 @@
 // CLIPTextConfig and CLIPVisionConfig, every missing key taking that file's default (openai ViT-B/32's).
 // Legacy `text_config_dict` / `vision_config_dict` take precedence over `text_config` / `vision_config`, as
 // CLIPConfig.__post_init__ does. Only the keys inference needs are read; others are ignored. Deviations: a list
-// `eos_token_id` and non-square `image_size`/`patch_size` are rejected, and `num_channels` must be 3.
+// `eos_token_id` and non-square `image_size`/`patch_size` are rejected, `num_channels` must be 3, and every size must
+// lie within `ConfigurationLimits` (transformers has no limits), so that a damaged or hostile file cannot make
+// clipcam allocate without bound before the sizes are checked against model.safetensors.
 import Foundation
+import SafeFiles
 
 /// The MLP activation named by `hidden_act`.
 public enum Activation: String, Sendable, CaseIterable {
@@ -60,6 +63,34 @@ public struct VisionConfig: Sendable, Equatable {
     public var tokenCount: Int { gridSize * gridSize + 1 }
 }
 
+/// The sizes clipcam accepts from a config.json. Each admits every released CLIP with room to spare (ViT-B/32 and
+/// B/16, ViT-L/14 at 224 and 336 px, ViT-H/14, ViT-g/14 and ViT-bigG/14: at most 48 layers, width 1,664, MLP width
+/// 8,192, 24 patches per side, 77 text positions, 49,408 tokens) while keeping every buffer sized from them
+/// bounded: an attention score matrix is at most 4,097² floats (64 MiB) per thread, a layer table 128 entries.
+public enum ConfigurationLimits {
+    /// `num_hidden_layers` of either tower.
+    public static let layers = 1...128
+    /// `hidden_size` of either tower, and `projection_dim`.
+    public static let width = 1...16_384
+    /// `intermediate_size` (the MLP's width) of either tower.
+    public static let intermediate = 1...65_536
+    /// `vision_config.image_size`, in pixels.
+    public static let imageSize = 1...4_096
+    /// Patches per side (`image_size / patch_size`): at most 64² + 1 = 4,097 image tokens.
+    public static let patchesPerSide = 1...64
+    /// `text_config.vocab_size`.
+    public static let vocabulary = 1...1_000_000
+    /// `text_config.max_position_embeddings`: the text context, which must hold a start and an end token.
+    public static let textPositions = 2...4_096
+    /// The largest config.json read, in bytes (openai's are under 5 KB).
+    public static let fileBytes = 1 << 20
+
+    /// "between 1 and 128", for messages.
+    static func describe(_ range: ClosedRange<Int>) -> String {
+        "between \(range.lowerBound) and \(range.upperBound)"
+    }
+}
+
 /// A CLIP model's `config.json`.
 public struct CLIPConfiguration: Sendable, Equatable {
     /// The top-level key that marks clipcam's random-weight models.
@@ -74,18 +105,19 @@ public struct CLIPConfiguration: Sendable, Equatable {
 
     public init() {}
 
-    /// Reads and validates `url` (a `config.json`).
+    /// Reads and validates `url` (a `config.json`): a regular file (never a FIFO or device, which could block) of
+    /// at most `ConfigurationLimits.fileBytes` bytes. Throws `CLIPConfigurationError`.
     public init(contentsOf url: URL) throws {
-        let data: Data
+        let bytes: [UInt8]
         do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw CLIPConfigurationError.cannotRead(file: url.path, reason: error.localizedDescription)
+            bytes = try ReadableFile.read(url.path, role: "config.json", limit: ConfigurationLimits.fileBytes)
+        } catch let error as FileAccessError {
+            throw CLIPConfigurationError.cannotRead(file: url.path, reason: error.reason)
         }
-        try self.init(json: data, file: url.path)
+        try self.init(json: Data(bytes), file: url.path)
     }
 
-    /// Parses and validates configuration JSON; `file` names the source in errors.
+    /// Parses and validates configuration JSON; `file` names the source in errors. Throws `CLIPConfigurationError`.
     public init(json data: Data, file: String) throws {
         let root: JSONValue
         do {
@@ -109,55 +141,59 @@ public struct CLIPConfiguration: Sendable, Equatable {
             top, legacy: "vision_config_dict", modern: "vision_config")
         vision = try reader.visionConfig(visionFields, path: visionKey + ".")
 
-        try reader.positive(projectionDim, "projection_dim")
+        try reader.within(
+            projectionDim, ConfigurationLimits.width, "projection_dim", "clipcam's limit; ViT-bigG/14 projects to 1280")
     }
 
-    /// The configuration as `config.json` content in the modern form (every key written out).
-    func jsonObject(extra: [String: Any] = [:]) -> [String: Any] {
-        var top: [String: Any] = [
-            "architectures": ["CLIPModel"],
-            "model_type": "clip",
-            "projection_dim": projectionDim,
-            "logit_scale_init_value": Self.decimal(logitScaleInit),
-            "initializer_factor": 1.0,
-            "torch_dtype": "float32",
-            "text_config": [
-                "model_type": "clip_text_model",
-                "vocab_size": text.vocabSize,
-                "hidden_size": text.hiddenSize,
-                "intermediate_size": text.intermediateSize,
-                "num_hidden_layers": text.numHiddenLayers,
-                "num_attention_heads": text.numAttentionHeads,
-                "max_position_embeddings": text.maxPositionEmbeddings,
-                "hidden_act": text.hiddenAct.rawValue,
-                "layer_norm_eps": Self.decimal(text.layerNormEps),
-                "projection_dim": projectionDim,
-                "bos_token_id": text.bosTokenID,
-                "eos_token_id": text.eosTokenID,
-                "pad_token_id": 1,
-            ] as [String: Any],
-            "vision_config": [
-                "model_type": "clip_vision_model",
-                "hidden_size": vision.hiddenSize,
-                "intermediate_size": vision.intermediateSize,
-                "num_hidden_layers": vision.numHiddenLayers,
-                "num_attention_heads": vision.numAttentionHeads,
-                "num_channels": vision.numChannels,
-                "image_size": vision.imageSize,
-                "patch_size": vision.patchSize,
-                "hidden_act": vision.hiddenAct.rawValue,
-                "layer_norm_eps": Self.decimal(vision.layerNormEps),
-                "projection_dim": projectionDim,
-            ] as [String: Any],
+    /// The configuration as `config.json` content in the modern form (every key clipcam reads written out). Keys
+    /// transformers 5.24 types as `float` (`initializer_factor`, `layer_norm_eps`, `logit_scale_init_value`) are
+    /// written with a decimal point or exponent, as its strict typed configs require; `extra` adds or replaces
+    /// top-level keys.
+    func jsonValue(extra: [String: JSONValue] = [:]) -> JSONValue {
+        var top: [String: JSONValue] = [
+            "architectures": .array([.string("CLIPModel")]),
+            "model_type": .string("clip"),
+            "projection_dim": .integer(projectionDim),
+            "logit_scale_init_value": .float(logitScaleInit),
+            "initializer_factor": .float(1),
+            "torch_dtype": .string("float32"),
+            "text_config": .object([
+                "model_type": .string("clip_text_model"),
+                "vocab_size": .integer(text.vocabSize),
+                "hidden_size": .integer(text.hiddenSize),
+                "intermediate_size": .integer(text.intermediateSize),
+                "num_hidden_layers": .integer(text.numHiddenLayers),
+                "num_attention_heads": .integer(text.numAttentionHeads),
+                "max_position_embeddings": .integer(text.maxPositionEmbeddings),
+                "hidden_act": .string(text.hiddenAct.rawValue),
+                "layer_norm_eps": .float(text.layerNormEps),
+                "projection_dim": .integer(projectionDim),
+                "bos_token_id": .integer(text.bosTokenID),
+                "eos_token_id": .integer(text.eosTokenID),
+                "pad_token_id": .integer(1),
+            ]),
+            "vision_config": .object([
+                "model_type": .string("clip_vision_model"),
+                "hidden_size": .integer(vision.hiddenSize),
+                "intermediate_size": .integer(vision.intermediateSize),
+                "num_hidden_layers": .integer(vision.numHiddenLayers),
+                "num_attention_heads": .integer(vision.numAttentionHeads),
+                "num_channels": .integer(vision.numChannels),
+                "image_size": .integer(vision.imageSize),
+                "patch_size": .integer(vision.patchSize),
+                "hidden_act": .string(vision.hiddenAct.rawValue),
+                "layer_norm_eps": .float(vision.layerNormEps),
+                "projection_dim": .integer(projectionDim),
+            ]),
         ]
-        if isRandom { top[Self.randomMarkerKey] = true }
+        if isRandom { top[Self.randomMarkerKey] = .bool(true) }
         top.merge(extra) { _, new in new }
-        return top
+        return .object(top)
     }
 
-    /// The Double with the Float's shortest decimal spelling, so 1e-5 is written as 1e-05, not 9.99999974e-06.
-    private static func decimal(_ value: Float) -> Double {
-        Double(String(value)) ?? Double(value)
+    /// `jsonValue(extra:)` as the text of a config.json file (two-space indents, sorted keys, final line break).
+    func jsonText(extra: [String: JSONValue] = [:]) -> String {
+        jsonValue(extra: extra).serialized() + "\n"
     }
 }
 
@@ -203,14 +239,32 @@ private struct KeyReader {
 
     func int(_ object: [String: JSONValue], _ key: String, path: String) throws -> Int? {
         guard let value = object[key] else { return nil }
+        if value.isNonFiniteNumber { throw notFinite(path + key, value) }
         guard let result = value.intValue else { throw wrongType(path, key, "an integer", value) }
         return result
     }
 
+    /// A number that fits a 32-bit float.
     func float(_ object: [String: JSONValue], _ key: String, path: String) throws -> Float? {
         guard let value = object[key] else { return nil }
+        if value.isNonFiniteNumber { throw notFinite(path + key, value) }
         guard let result = value.doubleValue else { throw wrongType(path, key, "a number", value) }
+        guard Float(result).isFinite else {
+            throw CLIPConfigurationError.invalidValue(
+                file: file, key: path + key, value: value.summary,
+                requirement: "a number a 32-bit float can hold (at most about 3.4e38 in size)")
+        }
         return Float(result)
+    }
+
+    private func notFinite(_ key: String, _ value: JSONValue) -> CLIPConfigurationError {
+        let why: String
+        switch value.summary {
+        case "NaN": why = ", not NaN"
+        case "Infinity", "-Infinity": why = ", not infinity"
+        default: why = " (\(value.summary) is too large for a 64-bit float)"
+        }
+        return .invalidValue(file: file, key: key, value: value.summary, requirement: "a finite number" + why)
     }
 
     func bool(_ object: [String: JSONValue], _ key: String, path: String) throws -> Bool? {
@@ -249,11 +303,12 @@ private struct KeyReader {
         return activation
     }
 
-    func positive(_ value: Int, _ key: String) throws {
-        guard value > 0 else {
+    /// Checks that `value` lies in `range`, one of `ConfigurationLimits`; `why` says what the limit protects.
+    func within(_ value: Int, _ range: ClosedRange<Int>, _ key: String, _ why: String) throws {
+        guard range.contains(value) else {
             throw CLIPConfigurationError.invalidValue(
                 file: file, key: key, value: String(value),
-                requirement: "a positive integer")
+                requirement: ConfigurationLimits.describe(range) + (why.isEmpty ? "" : " (\(why))"))
         }
     }
 
@@ -286,12 +341,19 @@ private struct KeyReader {
         config.bosTokenID = try int(fields, "bos_token_id", path: path) ?? config.bosTokenID
         config.eosTokenID = try int(fields, "eos_token_id", path: path) ?? config.eosTokenID
 
-        try positive(config.vocabSize, path + "vocab_size")
-        try positive(config.maxPositionEmbeddings, path + "max_position_embeddings")
+        try within(
+            config.vocabSize, ConfigurationLimits.vocabulary, path + "vocab_size",
+            "clipcam's limit; CLIP's vocabulary has 49408 tokens")
+        try within(
+            config.maxPositionEmbeddings, ConfigurationLimits.textPositions, path + "max_position_embeddings",
+            "the context holds a start and an end token; CLIP's has 77")
         try checkTransformer(
             hidden: config.hiddenSize, intermediate: config.intermediateSize,
             layers: config.numHiddenLayers, heads: config.numAttentionHeads,
             eps: config.layerNormEps, path: path)
+        let ids = 0...(config.vocabSize - 1)
+        try within(config.bosTokenID, ids, path + "bos_token_id", "an id of the vocabulary of vocab_size tokens")
+        try within(config.eosTokenID, ids, path + "eos_token_id", "an id of the vocabulary of vocab_size tokens")
         return config
     }
 
@@ -312,12 +374,13 @@ private struct KeyReader {
                 file: file, key: path + "num_channels",
                 value: String(config.numChannels), requirement: "3 (RGB)")
         }
-        try positive(config.patchSize, path + "patch_size")
-        guard config.imageSize >= config.patchSize else {
-            throw CLIPConfigurationError.invalidValue(
-                file: file, key: path + "image_size", value: String(config.imageSize),
-                requirement: "at least patch_size (\(config.patchSize))")
-        }
+        try within(
+            config.imageSize, ConfigurationLimits.imageSize, path + "image_size",
+            "pixels per side, clipcam's limit; openai's largest CLIP takes 336")
+        try within(config.patchSize, 1...config.imageSize, path + "patch_size", "at most image_size")
+        try within(
+            config.gridSize, ConfigurationLimits.patchesPerSide, path + "image_size / patch_size",
+            "patches per side, clipcam's limit: 64 make 4097 image tokens; CLIP's most is 24")
         try checkTransformer(
             hidden: config.hiddenSize, intermediate: config.intermediateSize,
             layers: config.numHiddenLayers, heads: config.numAttentionHeads,
@@ -329,10 +392,15 @@ private struct KeyReader {
         hidden: Int, intermediate: Int, layers: Int, heads: Int, eps: Float,
         path: String
     ) throws {
-        try positive(hidden, path + "hidden_size")
-        try positive(intermediate, path + "intermediate_size")
-        try positive(layers, path + "num_hidden_layers")
-        try positive(heads, path + "num_attention_heads")
+        try within(
+            hidden, ConfigurationLimits.width, path + "hidden_size", "clipcam's limit; ViT-bigG/14's widest is 1664")
+        try within(
+            intermediate, ConfigurationLimits.intermediate, path + "intermediate_size",
+            "clipcam's limit; ViT-bigG/14's widest is 8192")
+        try within(
+            layers, ConfigurationLimits.layers, path + "num_hidden_layers",
+            "clipcam's limit; ViT-bigG/14, the deepest CLIP, has 48")
+        try within(heads, 1...hidden, path + "num_attention_heads", "at most hidden_size")
         guard hidden % heads == 0 else {
             throw CLIPConfigurationError.invalidValue(
                 file: file, key: path + "num_attention_heads", value: String(heads),
@@ -342,6 +410,20 @@ private struct KeyReader {
             throw CLIPConfigurationError.invalidValue(
                 file: file, key: path + "layer_norm_eps", value: String(eps),
                 requirement: "a positive number")
+        }
+    }
+}
+
+extension FileAccessError {
+    /// Why the file could not be read, without its path (for messages that name the file themselves).
+    var reason: String {
+        switch self {
+        case .missing: return "no such file"
+        case .notRegularFile(_, _, let kind): return "it is \(kind), not a regular file"
+        case .permissionDenied: return "permission denied"
+        case .cannotOpen(_, _, let code), .readFailed(_, _, let code): return String(cString: strerror(code))
+        case .tooLarge(_, _, let size, let limit): return "it is \(size) bytes, more than the \(limit) bytes allowed"
+        case .nameNotUnique: return description
         }
     }
 }

@@ -4,6 +4,8 @@
 // Lea & Flood 2014) and are made roughly normal as a scaled sum of four uniforms (Irwin–Hall); they are not
 // transformers' initialiser: LayerNorm weights 1 ± small noise, matrices N(0, 1/fan_in), small embeddings and biases.
 import Foundation
+import Glibc
+import SafeFiles
 
 public enum RandomModel {
     /// The model shapes the writer knows.
@@ -52,63 +54,68 @@ public enum RandomModel {
     /// Writes a model folder at `destination` (which must not exist yet): config.json marked random,
     /// model.safetensors with seeded weights in `dtype` (F32, F16 or BF16), and vocab.json and merges.txt copied
     /// from `vocabulary`, whose size sets the vocabulary size. Everything is written into a hidden sibling folder
-    /// that is renamed to `destination` once complete; on any error (including one thrown by `progress`, which
-    /// cancels) nothing is left behind. `progress` receives bytes of model.safetensors written and its size.
+    /// that is renamed to `destination` once complete, in one step that fails (`StagingError.destinationAppeared`)
+    /// if something appeared there meanwhile; on any error (including one thrown by `progress`, which cancels)
+    /// nothing is left behind. `progress` receives bytes of model.safetensors written and its size.
     public static func write(
         shape: Shape, seed: UInt64, to destination: URL, vocabulary: URL, dtype: DType = .f32,
         progress: (_ bytesWritten: Int, _ totalBytes: Int) throws -> Void = { _, _ in }
     ) throws {
         guard dtype.isWeightFloat else { throw RandomModelError.unsupportedDType(dtype) }
-        let files = FileManager.default
-        guard !files.fileExists(atPath: destination.path) else {
+        var status = stat()
+        guard lstat(destination.path, &status) != 0 else {
             throw RandomModelError.destinationExists(path: destination.path)
         }
         let vocab = try VocabularyFiles(folder: vocabulary)
+        let staging = try StagingFolder(beside: SystemPath(destination.path))
+        try writeFolder(
+            shape: shape, seed: seed, into: staging.url, shownAs: destination.path, vocabulary: vocab, dtype: dtype,
+            progress: progress)
+        try staging.publish()
+    }
+
+    /// Writes the four files of a random model into the existing, empty `folder`, as `write` does; errors name the
+    /// files as if `folder` were `shownAs` (the folder the user asked for, when `folder` is a staging folder).
+    public static func writeFolder(
+        shape: Shape, seed: UInt64, into folder: URL, shownAs: String, vocabulary: URL, dtype: DType = .f32,
+        progress: (_ bytesWritten: Int, _ totalBytes: Int) throws -> Void = { _, _ in }
+    ) throws {
+        guard dtype.isWeightFloat else { throw RandomModelError.unsupportedDType(dtype) }
+        try writeFolder(
+            shape: shape, seed: seed, into: folder, shownAs: shownAs,
+            vocabulary: try VocabularyFiles(folder: vocabulary),
+            dtype: dtype, progress: progress)
+    }
+
+    private static func writeFolder(
+        shape: Shape, seed: UInt64, into folder: URL, shownAs: String, vocabulary vocab: VocabularyFiles,
+        dtype: DType, progress: (_ bytesWritten: Int, _ totalBytes: Int) throws -> Void
+    ) throws {
         let config = configuration(
             shape: shape, vocabularySize: vocab.size, bosTokenID: vocab.startID,
             eosTokenID: vocab.endID)
-
-        let staging = destination.deletingLastPathComponent()
-            .appendingPathComponent(".\(destination.lastPathComponent).partial-\(UUID().uuidString)")
-        do {
-            try files.createDirectory(at: staging, withIntermediateDirectories: true)
-        } catch {
-            throw FileWriteError.cannotCreate(file: staging.path, reason: error.localizedDescription)
-        }
-        var complete = false
-        defer { if !complete { try? files.removeItem(at: staging) } }
-
         let torchDType = dtype == .f32 ? "float32" : dtype == .f16 ? "float16" : "bfloat16"
-        let json = config.jsonObject(extra: ["_comment": comment, "torch_dtype": torchDType])
-        let configURL = staging.appendingPathComponent("config.json")
-        do {
-            let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
-            try data.write(to: configURL)
-        } catch {
-            throw FileWriteError.writeFailed(file: configURL.path, reason: error.localizedDescription)
-        }
+        let text = config.jsonText(extra: ["_comment": .string(comment), "torch_dtype": .string(torchDType)])
+        let shown = URL(fileURLWithPath: shownAs)
+        try OutputFile(creating: folder.appendingPathComponent("config.json").path, shownAs: shown)
+            .write(Array(text.utf8))
         try writeWeights(
-            config: config, seed: seed, dtype: dtype,
-            path: staging.appendingPathComponent("model.safetensors").path, progress: progress)
-        try vocab.copy(into: staging)
-
-        do {
-            try files.moveItem(at: staging, to: destination)
-        } catch {
-            throw FileWriteError.cannotCreate(file: destination.path, reason: error.localizedDescription)
+            config: config, seed: seed, dtype: dtype, path: folder.appendingPathComponent("model.safetensors").path,
+            shownAs: shown, progress: progress)
+        for (name, bytes) in [("vocab.json", vocab.vocabBytes), ("merges.txt", vocab.mergesBytes)] {
+            try OutputFile(creating: folder.appendingPathComponent(name).path, shownAs: shown).write(bytes)
         }
-        complete = true
     }
 
     /// Streams every tensor of `config`'s table, each drawn from its own generator so values depend only on the
     /// seed and the tensor's place in the table.
     static func writeWeights(
-        config: CLIPConfiguration, seed: UInt64, dtype: DType, path: String,
+        config: CLIPConfiguration, seed: UInt64, dtype: DType, path: String, shownAs: URL? = nil,
         progress: (_ bytesWritten: Int, _ totalBytes: Int) throws -> Void
     ) throws {
         let table = TensorName.expectedShapes(config)
         let writer = try SafeTensorsWriter(
-            path: path,
+            path: path, shownAs: shownAs,
             declarations: table.map { SafeTensorsWriter.Declaration(name: $0.name, dtype: dtype, shape: $0.shape) },
             metadata: ["format": "pt", "clipcam": "random weights, seed \(seed)"])
         try progress(writer.bytesWritten, writer.totalBytes)
@@ -206,27 +213,31 @@ public enum RandomModelError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// vocab.json and merges.txt of a tokenizer folder, checked enough to size the model.
+/// vocab.json and merges.txt of a tokenizer folder, read as regular files of bounded size (a FIFO or device is
+/// refused, never waited on) and checked enough to size the model; the bytes read are the bytes written.
 private struct VocabularyFiles {
-    let vocabURL: URL
-    let mergesURL: URL
+    /// The largest vocab.json or merges.txt read (CLIP's are 0.9 MB and 0.5 MB).
+    static let limit = 64 << 20
+
+    let vocabBytes: [UInt8]
+    let mergesBytes: [UInt8]
     let size: Int
     let startID: Int
     let endID: Int
 
     init(folder: URL) throws {
-        vocabURL = folder.appendingPathComponent("vocab.json")
-        mergesURL = folder.appendingPathComponent("merges.txt")
-        let data: Data
-        do {
-            data = try Data(contentsOf: vocabURL)
-        } catch {
-            throw RandomModelError.vocabularyUnreadable(file: vocabURL.path, reason: error.localizedDescription)
+        func read(_ name: String) throws -> (URL, [UInt8]) {
+            let url = folder.appendingPathComponent(name)
+            do {
+                return (url, try ReadableFile.read(url.path, role: name, limit: Self.limit))
+            } catch let error as FileAccessError {
+                throw RandomModelError.vocabularyUnreadable(file: url.path, reason: error.reason)
+            }
         }
-        guard FileManager.default.isReadableFile(atPath: mergesURL.path) else {
-            throw RandomModelError.vocabularyUnreadable(file: mergesURL.path, reason: "no such readable file")
-        }
-        guard let entries = (try? JSONValue.parse(data))?.objectValue else {
+        let (vocabURL, vocabBytes) = try read("vocab.json")
+        (_, mergesBytes) = try read("merges.txt")
+        self.vocabBytes = vocabBytes
+        guard let entries = (try? JSONValue.parse(vocabBytes))?.objectValue else {
             throw RandomModelError.vocabularyInvalid(file: vocabURL.path, problem: "not a JSON object")
         }
         var seen = Set<Int>()
@@ -243,19 +254,14 @@ private struct VocabularyFiles {
                 file: vocabURL.path,
                 problem: "no <|startoftext|> or <|endoftext|> token")
         }
+        guard ConfigurationLimits.vocabulary.contains(entries.count) else {
+            throw RandomModelError.vocabularyInvalid(
+                file: vocabURL.path,
+                problem: "it holds \(entries.count) tokens; a model's vocabulary holds "
+                    + ConfigurationLimits.describe(ConfigurationLimits.vocabulary))
+        }
         size = entries.count
         startID = start
         endID = end
-    }
-
-    func copy(into folder: URL) throws {
-        for source in [vocabURL, mergesURL] {
-            let target = folder.appendingPathComponent(source.lastPathComponent)
-            do {
-                try FileManager.default.copyItem(at: source, to: target)
-            } catch {
-                throw FileWriteError.writeFailed(file: target.path, reason: error.localizedDescription)
-            }
-        }
     }
 }

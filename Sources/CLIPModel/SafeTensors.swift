@@ -1,9 +1,11 @@
 import Foundation
+import SafeFiles
 
 // Reader for the safetensors format (huggingface/safetensors, docs "Format"): an 8-byte little-endian header
 // length, a JSON header `{name: {dtype, shape, data_offsets}, "__metadata__": {...}}`, then the raw tensor data.
 // The file is memory-mapped and fully verified on open; holes between tensors are allowed (the reference
-// rejects them), overlaps are not.
+// rejects them), overlaps are not. Only a regular file is opened (a FIFO or device is refused at once, never waited
+// on), and the header may hold at most `maximumHeaderBytes`, the reference's own limit.
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -49,6 +51,7 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
     case notARegularFile(file: String)
     case tooShort(file: String, size: Int)
     case headerBeyondEnd(file: String, headerLength: UInt64, fileSize: Int)
+    case headerTooLarge(file: String, headerLength: UInt64, limit: Int)
     case invalidHeaderJSON(file: String, reason: String)
     case headerNotObject(file: String)
     case malformedEntry(file: String, tensor: String, problem: String)
@@ -71,6 +74,9 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
         case .headerBeyondEnd(let file, let headerLength, let fileSize):
             return "\(file) is truncated or not safetensors: its header claims \(headerLength) bytes but the "
                 + "file holds only \(fileSize) bytes; download or write it again"
+        case .headerTooLarge(let file, let headerLength, let limit):
+            return "\(file) is not a usable safetensors file: its header claims \(headerLength) bytes, more than the "
+                + "\(limit) bytes the format allows; the file is damaged"
         case .invalidHeaderJSON(let file, let reason):
             return "\(file): the safetensors header is not valid JSON (\(reason)); the file is damaged"
         case .headerNotObject(let file):
@@ -109,16 +115,22 @@ public final class SafeTensorsFile {
     private let mappedSize: Int
     private let dataStart: Int
 
+    /// The largest header accepted, in bytes (the reference reader's limit, 100 MB); a ViT-B/32 header is 24 KB.
+    public static let maximumHeaderBytes = 100_000_000
+
+    /// Opens, maps and verifies `url`. Throws `SafeTensorsError` naming the file (and the tensor at fault).
     public init(url: URL) throws {
         let file = url.path
-        let fd = try Self.openReadOnly(file)
-        defer { close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else {
-            throw SafeTensorsError.cannotOpen(file: file, reason: String(cString: strerror(errno)))
+        let opened: ReadableFile
+        do {
+            opened = try ReadableFile(file, role: "model.safetensors")
+        } catch FileAccessError.notRegularFile {
+            throw SafeTensorsError.notARegularFile(file: file)
+        } catch let error as FileAccessError {
+            throw SafeTensorsError.cannotOpen(file: file, reason: error.reason)
         }
-        guard (status.st_mode & S_IFMT) == S_IFREG else { throw SafeTensorsError.notARegularFile(file: file) }
-        let size = Int(status.st_size)
+        let fd = opened.descriptor
+        let size = opened.size
         guard size >= 8 else { throw SafeTensorsError.tooShort(file: file, size: size) }
         guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0),
             mapped != UnsafeMutableRawPointer(bitPattern: -1)
@@ -128,11 +140,15 @@ public final class SafeTensorsFile {
         let base = UnsafeRawPointer(mapped)
         do {
             let headerLength = UInt64(littleEndian: base.loadUnaligned(as: UInt64.self))
+            guard headerLength <= UInt64(Self.maximumHeaderBytes) else {
+                throw SafeTensorsError.headerTooLarge(
+                    file: file, headerLength: headerLength, limit: Self.maximumHeaderBytes)
+            }
             guard headerLength <= UInt64(size - 8) else {
                 throw SafeTensorsError.headerBeyondEnd(file: file, headerLength: headerLength, fileSize: size)
             }
             let dataStart = 8 + Int(headerLength)
-            let header = Data(bytes: base + 8, count: Int(headerLength))
+            let header = UnsafeRawBufferPointer(start: base + 8, count: Int(headerLength))
             (tensors, metadata) = try Self.parseHeader(header, file: file, dataSize: size - dataStart)
             self.url = url
             self.base = base
@@ -212,24 +228,14 @@ public final class SafeTensorsFile {
         }
     }
 
-    private static func openReadOnly(_ file: String) throws -> Int32 {
-        while true {
-            let fd = open(file, O_RDONLY | O_CLOEXEC)
-            if fd >= 0 { return fd }
-            if errno != EINTR {
-                throw SafeTensorsError.cannotOpen(file: file, reason: String(cString: strerror(errno)))
-            }
-        }
-    }
-
-    private static func parseHeader(_ header: Data, file: String, dataSize: Int) throws
+    private static func parseHeader(_ header: UnsafeRawBufferPointer, file: String, dataSize: Int) throws
         -> ([String: TensorInfo], [String: String])
     {
         let json: JSONValue
         do {
             json = try JSONValue.parse(header)
         } catch {
-            throw SafeTensorsError.invalidHeaderJSON(file: file, reason: Self.describeDecodingError(error))
+            throw SafeTensorsError.invalidHeaderJSON(file: file, reason: String(describing: error))
         }
         guard let entries = json.objectValue else { throw SafeTensorsError.headerNotObject(file: file) }
 
@@ -311,16 +317,6 @@ public final class SafeTensorsFile {
                 actualBytes: end - begin)
         }
         return TensorInfo(name: name, dtype: dtype, shape: shape, dataOffsets: begin..<end)
-    }
-
-    private static func describeDecodingError(_ error: Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            if let underlying = context.underlyingError {
-                return "\(context.debugDescription) \(underlying.localizedDescription)"
-            }
-            return context.debugDescription
-        }
-        return String(describing: error)
     }
 }
 

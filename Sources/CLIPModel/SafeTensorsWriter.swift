@@ -31,17 +31,22 @@ private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) 
 
 /// A file being written through its descriptor; closed on deinit.
 final class OutputFile {
+    /// The path named in errors.
     let path: String
     private let fd: Int32
     private(set) var bytesWritten = 0
 
-    init(creating path: String) throws {
-        self.path = path
+    /// Creates (or truncates) `path`. Errors name the file as if it were in `shownAs` when that is given (the folder
+    /// the user asked for, when `path` is in a staging folder).
+    init(creating path: String, shownAs folder: URL? = nil) throws {
+        self.path = folder.map { $0.appendingPathComponent(URL(fileURLWithPath: path).lastPathComponent).path } ?? path
         var fd: Int32
         repeat {
             fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         } while fd < 0 && errno == EINTR
-        guard fd >= 0 else { throw FileWriteError.cannotCreate(file: path, reason: String(cString: strerror(errno))) }
+        guard fd >= 0 else {
+            throw FileWriteError.cannotCreate(file: self.path, reason: String(cString: strerror(errno)))
+        }
         self.fd = fd
     }
 
@@ -86,12 +91,13 @@ final class SafeTensorsWriter {
 
     var bytesWritten: Int { output.bytesWritten }
 
-    /// Creates the file and writes its header.
-    init(path: String, declarations: [Declaration], metadata: [String: String] = [:]) throws {
+    /// Creates the file and writes its header; errors name the file as in `OutputFile(creating:shownAs:)`.
+    init(path: String, shownAs folder: URL? = nil, declarations: [Declaration], metadata: [String: String] = [:]) throws
+    {
         self.declarations = declarations
         let header = Self.header(declarations, metadata: metadata)
         totalBytes = 8 + header.count + declarations.reduce(0) { $0 + $1.byteCount }
-        output = try OutputFile(creating: path)
+        output = try OutputFile(creating: path, shownAs: folder)
         try output.write(withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) })
         try output.write(header)
     }

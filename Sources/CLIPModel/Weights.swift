@@ -23,6 +23,22 @@ enum TensorName {
     static let ignoredPositionIDs: Set = ["text_model.embeddings.position_ids", "vision_model.embeddings.position_ids"]
 
     static func layer(_ tower: String, _ index: Int) -> String { "\(tower).encoder.layers.\(index)" }
+
+    /// The layer indices of `tower` that tensor names mention (`<tower>.encoder.layers.<index>.…`), sorted and
+    /// without repeats; an index with a sign, leading zeros or more than 6 digits is left out (and its tensors
+    /// later count as unexpected).
+    static func layerIndices(_ tower: String, in names: some Sequence<String>) -> [Int] {
+        let prefix = tower + ".encoder.layers."
+        var indices = Set<Int>()
+        for name in names where name.hasPrefix(prefix) {
+            let digits = name.dropFirst(prefix.count).prefix { $0 != "." }
+            guard (1...6).contains(digits.count), digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber),
+                digits == "0" || !digits.hasPrefix("0"), let index = Int(digits)
+            else { continue }
+            indices.insert(index)
+        }
+        return indices.sorted()
+    }
     static let qProj = "self_attn.q_proj"
     static let kProj = "self_attn.k_proj"
     static let vProj = "self_attn.v_proj"
@@ -84,6 +100,8 @@ public enum CLIPWeightsError: Error, CustomStringConvertible, Equatable {
     case unexpectedTensor(file: String, tensor: String)
     case wrongShape(file: String, tensor: String, expected: [Int], actual: [Int])
     case wrongDType(file: String, tensor: String, expected: String, actual: DType)
+    /// config.json gives a tower `configured` layers, but the file holds the layers `found` (sorted indices).
+    case layerCount(file: String, tower: String, key: String, configured: Int, found: [Int])
 
     public var description: String {
         switch self {
@@ -97,6 +115,18 @@ public enum CLIPWeightsError: Error, CustomStringConvertible, Equatable {
             return "\(file): tensor \"\(tensor)\" has shape \(actual), but config.json implies \(expected)"
         case .wrongDType(let file, let tensor, let expected, let actual):
             return "\(file): tensor \"\(tensor)\" has dtype \(actual.rawValue), expected \(expected)"
+        case .layerCount(let file, let tower, let key, let configured, let found):
+            let held: String
+            if found.isEmpty {
+                held = "no \(tower) layers"
+            } else if found == Array(0..<found.count) {
+                held = "\(found.count) \(tower) layers (0…\(found.count - 1))"
+            } else {
+                let shown = found.prefix(8).map(String.init).joined(separator: ", ")
+                held = "\(tower) layers numbered \(shown)\(found.count > 8 ? ", …" : "") (\(found.count) in all)"
+            }
+            return "config.json's \(key) is \(configured), but \(file) holds \(held); the weights and config.json "
+                + "do not belong together"
         }
     }
 }
@@ -193,7 +223,47 @@ struct CLIPWeights {
         logitScale = try tensor(TensorName.logitScale)
     }
 
-    private static func verify(_ file: SafeTensorsFile, _ configuration: CLIPConfiguration) throws {
+    /// Checks the configuration's sizes against the file's tensor table before anything is sized from them: each
+    /// tower's layer count against the layer indices the file holds, and the embeddings, the first layer's MLP and
+    /// the projections (which carry every width, the vocabulary, the positions and the patch size) against their
+    /// shapes. With those equal, the full table of expected tensors is as long as the file's own.
+    static func checkSizes(_ file: SafeTensorsFile, _ configuration: CLIPConfiguration) throws {
+        let path = file.url.path
+        for (tower, key, count) in [
+            (TensorName.text, "text_config.num_hidden_layers", configuration.text.numHiddenLayers),
+            (TensorName.vision, "vision_config.num_hidden_layers", configuration.vision.numHiddenLayers),
+        ] {
+            let found = TensorName.layerIndices(tower, in: file.tensors.keys)
+            guard found == Array(0..<count) else {
+                throw CLIPWeightsError.layerCount(file: path, tower: tower, key: key, configured: count, found: found)
+            }
+        }
+        let text = configuration.text
+        let vision = configuration.vision
+        let firstText = TensorName.layer(TensorName.text, 0) + "."
+        let firstVision = TensorName.layer(TensorName.vision, 0) + "."
+        let sizes: [(String, [Int])] = [
+            (TensorName.tokenEmbedding, [text.vocabSize, text.hiddenSize]),
+            (TensorName.textPositionEmbedding, [text.maxPositionEmbeddings, text.hiddenSize]),
+            (firstText + TensorName.fc1 + ".weight", [text.intermediateSize, text.hiddenSize]),
+            (TensorName.patchEmbedding, [vision.hiddenSize, vision.numChannels, vision.patchSize, vision.patchSize]),
+            (TensorName.visionPositionEmbedding, [vision.tokenCount, vision.hiddenSize]),
+            (firstVision + TensorName.fc1 + ".weight", [vision.intermediateSize, vision.hiddenSize]),
+            (TensorName.textProjection, [configuration.projectionDim, text.hiddenSize]),
+            (TensorName.visualProjection, [configuration.projectionDim, vision.hiddenSize]),
+        ]
+        for (name, shape) in sizes {
+            guard let info = file.tensors[name] else { throw CLIPWeightsError.missingTensor(file: path, tensor: name) }
+            guard info.shape == shape else {
+                throw CLIPWeightsError.wrongShape(file: path, tensor: name, expected: shape, actual: info.shape)
+            }
+        }
+    }
+
+    /// Verifies `file` against `configuration` without mapping any tensor: `checkSizes`, then every tensor of the
+    /// configuration present with its shape and a float dtype, and nothing else but the ignored position ids.
+    static func verify(_ file: SafeTensorsFile, _ configuration: CLIPConfiguration) throws {
+        try checkSizes(file, configuration)
         let path = file.url.path
         let expected = TensorName.expectedShapes(configuration)
         for (name, shape) in expected {

@@ -122,9 +122,35 @@ struct BytePairModel: Sendable {
             merges[UInt64(UInt32(leftID)) << 32 | UInt64(UInt32(rightID))] = rank << 32 | UInt64(UInt32(mergedID))
             rank += 1
         }
+        try Self.checkMergesMakeTheVocabulary(
+            entries: entries, mergeCount: Int(rank), mergedIDs: merges.values.map { Int32(truncatingIfNeeded: $0) },
+            fixed: byteSymbols + wordEndSymbols + [startToken, endToken], vocabulary: vocabulary, mergesURL: mergesURL)
         self.merges = merges
         self.decodeBytes = decodeBytes
         self.decodeOffsets = decodeOffsets
+    }
+
+    /// Checks the relation between the two files that CLIP's vocabulary is built by (openai's
+    /// `SimpleTokenizer.__init__`): the 256 byte symbols, the same with "</w>", one token per merge, then the two
+    /// special tokens. So merges.txt must hold exactly `count − 514` merges, and every token of vocab.json but the
+    /// `fixed` ones must be the result of one; an empty or cut-short merges.txt, which would silently change every
+    /// text embedding, fails here.
+    private static func checkMergesMakeTheVocabulary(
+        entries: [VocabularyEntry], mergeCount: Int, mergedIDs: [Int32], fixed: [Int32],
+        vocabulary: URL, mergesURL: URL
+    ) throws {
+        let expected = entries.count - 2 * 256 - 2
+        guard mergeCount == expected else {
+            throw TokenizerError.mergeCount(
+                merges: mergesURL, vocabulary: vocabulary, found: mergeCount, expected: expected,
+                vocabularySize: entries.count)
+        }
+        var made = [Bool](repeating: false, count: entries.count)
+        for id in fixed + mergedIDs { made[Int(id)] = true }
+        if let entry = entries.first(where: { !made[Int($0.id)] }) {
+            throw TokenizerError.tokenWithoutMerge(
+                vocabulary: vocabulary, merges: mergesURL, token: String(decoding: entry.token, as: UTF8.self))
+        }
     }
 
     /// Appends the bytes the symbols of `token` (UTF-8) stand for.

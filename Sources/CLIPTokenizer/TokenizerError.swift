@@ -12,6 +12,11 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     case missingToken(URL, token: String)
     /// Line `line` (1-based) of merges.txt is not two vocabulary symbols separated by one space.
     case badMergesLine(URL, line: Int, text: String, reason: String)
+    /// merges.txt does not hold one merge per token of vocab.json beyond the 512 byte symbols and the 2 special
+    /// tokens (`found` merges, `expected` needed).
+    case mergeCount(merges: URL, vocabulary: URL, found: Int, expected: Int, vocabularySize: Int)
+    /// A token of vocab.json that is neither a byte symbol nor a special token is made by no merge.
+    case tokenWithoutMerge(vocabulary: URL, merges: URL, token: String)
 
     public var description: String {
         switch self {
@@ -32,7 +37,24 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
             return "\(url.path):\(line): bad merges line \(Self.quoted(text)): \(reason). Each line after "
                 + "\"#version\" is two vocabulary symbols separated by one space; rewrite the file with "
                 + "scripts/fetch-vocab --force."
+        case .mergeCount(let merges, let vocabulary, let found, let expected, let size):
+            return Self.describeMergeCount(
+                merges: merges, vocabulary: vocabulary, found: found, expected: expected, size: size)
+        case .tokenWithoutMerge(let vocabulary, let merges, let token):
+            return "\(vocabulary.path): the token \(Self.quoted(token)) is made by no merge of "
+                + "\(merges.lastPathComponent); every token but the byte symbols and the special tokens must be. "
+                + "The two files belong to different vocabularies; copy them together from the model's repository, "
+                + "or rewrite them with scripts/fetch-vocab --force."
         }
+    }
+
+    static func describeMergeCount(merges: URL, vocabulary: URL, found: Int, expected: Int, size: Int) -> String {
+        let what = found == 0 ? "no merges" : found == 1 ? "1 merge" : "\(found) merges"
+        return "\(merges.path) holds \(what), but the \(size) tokens of \(vocabulary.lastPathComponent) call for "
+            + "\(expected): \(size) − 256 byte symbols − 256 byte symbols with </w> − 2 special tokens, each other "
+            + "token being made by one merge. The file is empty, cut short or belongs to another vocabulary; copy "
+            + "merges.txt and vocab.json together from the model's repository, or rewrite them with "
+            + "scripts/fetch-vocab --force."
     }
 
     private static func quoted(_ text: String) -> String {

@@ -3,6 +3,7 @@
 // vocab.json is read by a small hand-written parser that accepts exactly that shape (any JSON whitespace, string
 // escapes, integer values): it is several times faster than JSONSerialization on the 49 408-token vocabulary.
 import Foundation
+import SafeFiles
 
 /// One vocab.json entry: the token's UTF-8 bytes, its id, and where its key starts in the file (for messages).
 struct VocabularyEntry {
@@ -12,14 +13,26 @@ struct VocabularyEntry {
 }
 
 enum VocabularyFile {
+    /// The largest vocab.json or merges.txt read, in bytes (CLIP's are 0.9 MB and 0.5 MB).
+    static let byteLimit = 64 << 20
+
+    /// The bytes of `url`, which must be a regular file (a FIFO or device is refused at once, never waited on) of
+    /// at most `byteLimit` bytes.
     static func contents(of url: URL) throws -> [UInt8] {
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw TokenizerError.missingFile(url)
-        }
         do {
-            return [UInt8](try Data(contentsOf: url))
-        } catch {
-            throw TokenizerError.unreadableFile(url, reason: String(describing: error))
+            return try ReadableFile.read(url.path, role: url.lastPathComponent, limit: byteLimit)
+        } catch let error as FileAccessError {
+            switch error {
+            case .missing: throw TokenizerError.missingFile(url)
+            case .notRegularFile(_, _, let kind):
+                throw TokenizerError.unreadableFile(url, reason: "it is \(kind), not a regular file")
+            case .tooLarge(_, _, let size, let limit):
+                throw TokenizerError.unreadableFile(url, reason: "it is \(size) bytes, more than the \(limit) allowed")
+            case .permissionDenied: throw TokenizerError.unreadableFile(url, reason: "permission denied")
+            case .cannotOpen(_, _, let code), .readFailed(_, _, let code):
+                throw TokenizerError.unreadableFile(url, reason: String(cString: strerror(code)))
+            case .nameNotUnique: throw TokenizerError.unreadableFile(url, reason: error.description)
+            }
         }
     }
 

@@ -25,13 +25,19 @@ public final class ClipEngine {
     private var pixels: [Float]
     private var embedding: [Float]
 
-    /// `threads`: how many threads each encoding is shared among; `precision`: the image encoder's arithmetic.
+    /// Loads the model folder `directory`: config.json first (every size within `ConfigurationLimits`), then the
+    /// tokenizer, checked against it (`ModelLocation.checkTokenizer`), then the weights, checked against it before
+    /// anything is sized from it. `threads`: how many threads each encoding is shared among; `precision`: the image
+    /// encoder's arithmetic.
     public init(directory: URL, threads: Int = CLIPModel.defaultThreads, precision: Precision = .fp32) throws {
         try CPUCheck.verify()
         try ModelLocation.check(directory)
         self.directory = directory
-        model = try CLIPModel(directory: directory, threads: threads, precision: precision)
+        let configuration = try CLIPConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
         tokenizer = try CLIPTokenizer(directory: directory)
+        try ModelLocation.checkTokenizer(tokenizer, against: configuration, in: directory)
+        model = try CLIPModel(
+            directory: directory, configuration: configuration, threads: threads, precision: precision)
         preprocessor = ImagePreprocessor(size: model.imageSize)
         pixels = [Float](repeating: 0, count: 3 * model.imageSize * model.imageSize)
         embedding = [Float](repeating: 0, count: model.configuration.projectionDim)

@@ -1,15 +1,17 @@
 import CLIPModel
 import CLIPTokenizer
 import Foundation
+import SafeFiles
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
 
 /// Downloads a CLIP model folder from the Hugging Face hub (`$HF_ENDPOINT`, default https://huggingface.co).
-/// Files go into a temporary folder beside the target; only when every file is complete and the model
-/// loads (every tensor and the tokenizer checked) is the folder renamed into place, so an interrupted or
-/// failed fetch never leaves a half-written model behind.
+/// Files go into a hidden folder beside the target (`ModelInstaller`); only when every file is complete and the
+/// folder checks out as a model (config.json's sizes, every tensor, the tokenizer and its fit to config.json) is it
+/// moved into place, so an interrupted or failed fetch never leaves a half-written model behind and never replaces
+/// anything but a model folder.
 public struct ModelFetcher {
     public var repository: String
     public var revision: String
@@ -33,61 +35,41 @@ public struct ModelFetcher {
             .appendingPathComponent(revision).appendingPathComponent(file)
     }
 
-    /// Fetches into `destination`. An existing complete folder is replaced only with `force`.
-    public func fetch(to destination: URL, force: Bool, log: (String) -> Void = { _ in }) throws {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: destination.path) && !force {
-            throw FetchError.exists(destination)
-        }
-        let parent = destination.deletingLastPathComponent()
-        do {
-            try fm.createDirectory(at: parent, withIntermediateDirectories: true)
-        } catch {
-            throw FetchError.cannotWrite(parent, error.localizedDescription)
-        }
-        let staging = parent.appendingPathComponent(".\(destination.lastPathComponent).partial-\(getpid())")
-        try? fm.removeItem(at: staging)
-        do {
-            try fm.createDirectory(at: staging, withIntermediateDirectories: false)
-        } catch {
-            throw FetchError.cannotWrite(parent, error.localizedDescription)
-        }
-        defer { try? fm.removeItem(at: staging) }
-
-        for file in ModelLocation.requiredFiles {
-            let source = url(of: file)
-            log("fetching \(source.absoluteString)")
-            try Download(url: source, to: staging.appendingPathComponent(file), timeout: timeout).run(label: file)
-        }
-        do {
-            _ = try CLIPModel(directory: staging)
-            _ = try CLIPTokenizer(directory: staging)
-        } catch {
-            throw FetchError.invalid(repository, "\(error)")
-        }
-        if fm.fileExists(atPath: destination.path) {
-            let old = parent.appendingPathComponent(".\(destination.lastPathComponent).old-\(getpid())")
-            try fm.moveItem(at: destination, to: old)
-            try fm.moveItem(at: staging, to: destination)
-            try? fm.removeItem(at: old)
-        } else {
-            try fm.moveItem(at: staging, to: destination)
+    /// Fetches into `destination`. An existing folder is replaced only with `force`, and only when it holds a
+    /// model and nothing else (`ModelInstaller`). Throws `ModelInstallError`, whose messages carry the
+    /// `FetchError` of a failed download or check.
+    public func fetch(to destination: SystemPath, force: Bool, log: (String) -> Void = { _ in }) throws {
+        let installer = try ModelInstaller(destination: destination, force: force)
+        try installer.install(log: log) { work in
+            for file in ModelLocation.requiredFiles {
+                try work.checkInterrupt()
+                let source = url(of: file)
+                log("fetching \(source.absoluteString)")
+                try Download(
+                    url: source, to: work.folder.appendingPathComponent(file), timeout: timeout,
+                    interrupted: work.isInterrupted
+                ).run(label: file)
+            }
+            try work.checkInterrupt()
+            do {
+                try ModelLocation.verifyFolder(work.folder)
+            } catch {
+                throw FetchError.invalid(repository, "\(error)")
+            }
         }
     }
 }
 
 public enum FetchError: Error, CustomStringConvertible {
-    case exists(URL)
     case cannotWrite(URL, String)
     case network(URL, String)
     case http(URL, Int)
     case incomplete(URL, expected: Int64, got: Int64)
     case invalid(String, String)
+    case interrupted
 
     public var description: String {
         switch self {
-        case .exists(let dir):
-            return "\(dir.path) already exists; pass --force to download it again"
         case .cannotWrite(let dir, let why):
             return "cannot write in \(dir.path): \(why)"
         case .network(let url, let why):
@@ -103,6 +85,8 @@ public enum FetchError: Error, CustomStringConvertible {
             return "the download of \(url.absoluteString) ended early: \(got) of \(expected) bytes"
         case .invalid(let repo, let why):
             return "the files downloaded from \(repo) are not a usable CLIP model: \(why)"
+        case .interrupted:
+            return "the download was interrupted"
         }
     }
 }
@@ -112,6 +96,7 @@ private final class Download: NSObject, URLSessionDataDelegate, @unchecked Senda
     private let url: URL
     private let file: URL
     private let timeout: TimeInterval
+    private let interrupted: @Sendable () -> Bool
     private let done = DispatchSemaphore(value: 0)
     private let lock = NSLock()
     private var handle: FileHandle?
@@ -121,10 +106,12 @@ private final class Download: NSObject, URLSessionDataDelegate, @unchecked Senda
     private var bar: ProgressBar?
     private var label = ""
 
-    init(url: URL, to file: URL, timeout: TimeInterval) {
+    /// `interrupted` is asked as data arrives; once it says yes, the download stops with `FetchError.interrupted`.
+    init(url: URL, to file: URL, timeout: TimeInterval, interrupted: @escaping @Sendable () -> Bool) {
         self.url = url
         self.file = file
         self.timeout = timeout
+        self.interrupted = interrupted
     }
 
     func run(label: String) throws {
@@ -169,6 +156,11 @@ private final class Download: NSObject, URLSessionDataDelegate, @unchecked Senda
         lock.lock()
         defer { lock.unlock() }
         guard failure == nil else { return }
+        if interrupted() {
+            failure = FetchError.interrupted
+            dataTask.cancel()
+            return
+        }
         do {
             try handle?.write(contentsOf: data)
             received += Int64(data.count)

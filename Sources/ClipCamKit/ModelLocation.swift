@@ -1,3 +1,5 @@
+import CLIPModel
+import CLIPTokenizer
 import Foundation
 
 /// Where clipcam looks for its CLIP model folder.
@@ -16,12 +18,27 @@ public enum ModelLocation {
         return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/clipcam")
     }
 
+    /// The name of the default model folder inside the cache folder.
+    public static let defaultFolderName = "clip-vit-base-patch32"
+
+    /// Where the model is looked for when neither --model nor the environment names one, as the rule reads (for
+    /// help texts, which must not show the values of this run's environment as if they were built in).
+    public static let defaultDirectoryRule =
+        "$\(environmentVariable) when set, else ~/.cache/clipcam/\(defaultFolderName) "
+        + "($XDG_CACHE_HOME/clipcam/\(defaultFolderName) when XDG_CACHE_HOME is set)"
+
     /// `$CLIPCAM_MODEL`, else `~/.cache/clipcam/clip-vit-base-patch32`.
     public static var defaultDirectory: URL {
         if let dir = ProcessInfo.processInfo.environment[environmentVariable], !dir.isEmpty {
             return URL(fileURLWithPath: (dir as NSString).expandingTildeInPath)
         }
-        return cacheDirectory.appendingPathComponent("clip-vit-base-patch32")
+        return cacheDirectory.appendingPathComponent(defaultFolderName)
+    }
+
+    /// Where the no-model hint suggests writing a random model: a folder of its own in the cache, never the folder
+    /// the real model belongs in (a random model there would later pass for the real one).
+    public static var suggestedRandomDirectory: URL {
+        cacheDirectory.appendingPathComponent("random-vit-b-32")
     }
 
     /// The folder CLIP's real BPE vocabulary is kept in by `scripts/fetch-vocab` (`$CLIPCAM_VOCAB_DIR`).
@@ -46,6 +63,71 @@ public enum ModelLocation {
         }
         if !missing.isEmpty { throw ModelLocationError.incomplete(directory, missing: missing) }
     }
+
+    /// Checks the tokenizer read from a model folder against the folder's config.json: one token per row of the
+    /// token embedding (`vocab_size`), and the start and end tokens the ids the model expects (`bos_token_id`,
+    /// `eos_token_id`; under transformers' legacy rule, `eos_token_id` 2, the model pools at the largest id, which
+    /// must then be <|endoftext|>). Throws `ModelFolderError`.
+    public static func checkTokenizer(
+        _ tokenizer: CLIPTokenizer, against configuration: CLIPConfiguration, in directory: URL
+    ) throws {
+        let text = configuration.text
+        guard tokenizer.vocabularySize == text.vocabSize else {
+            throw ModelFolderError.vocabularySize(
+                folder: directory.path, tokens: tokenizer.vocabularySize, configured: text.vocabSize)
+        }
+        if text.poolsAtLargestID {
+            guard Int(tokenizer.endToken) == tokenizer.vocabularySize - 1 else {
+                throw ModelFolderError.legacyEndToken(
+                    folder: directory.path, endID: Int(tokenizer.endToken), largest: tokenizer.vocabularySize - 1)
+            }
+            return
+        }
+        for (token, id, key, configured) in [
+            ("<|startoftext|>", tokenizer.startToken, "bos_token_id", text.bosTokenID),
+            ("<|endoftext|>", tokenizer.endToken, "eos_token_id", text.eosTokenID),
+        ] where Int(id) != configured {
+            throw ModelFolderError.specialToken(
+                folder: directory.path, token: token, vocabularyID: Int(id), key: "text_config." + key,
+                configured: configured)
+        }
+    }
+
+    /// Everything `ClipEngine` checks before it builds a model, without building it: the folder holds the four
+    /// files, config.json is valid and within bounds, the tokenizer loads and fits config.json, and every tensor of
+    /// model.safetensors is there with its shape. For a folder just downloaded or written, before it is put in place.
+    public static func verifyFolder(_ directory: URL) throws {
+        try check(directory)
+        let configuration = try CLIPConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
+        let tokenizer = try CLIPTokenizer(directory: directory)
+        try checkTokenizer(tokenizer, against: configuration, in: directory)
+        try CLIPModel.verifyWeights(directory: directory, configuration: configuration)
+    }
+}
+
+/// A model folder whose vocabulary files do not fit its config.json.
+public enum ModelFolderError: Error, CustomStringConvertible, Equatable {
+    case vocabularySize(folder: String, tokens: Int, configured: Int)
+    case specialToken(folder: String, token: String, vocabularyID: Int, key: String, configured: Int)
+    case legacyEndToken(folder: String, endID: Int, largest: Int)
+
+    public var description: String {
+        let advice =
+            "the vocabulary files and the model do not belong together; copy vocab.json and merges.txt "
+            + "from the model's own repository"
+        switch self {
+        case .vocabularySize(let folder, let tokens, let configured):
+            return "\(folder)/vocab.json holds \(tokens) tokens, but \(folder)/config.json's text_config.vocab_size "
+                + "is \(configured): \(advice)"
+        case .specialToken(let folder, let token, let id, let key, let configured):
+            return "\(folder)/vocab.json gives \(token) the id \(id), but \(folder)/config.json's \(key) is "
+                + "\(configured): \(advice)"
+        case .legacyEndToken(let folder, let endID, let largest):
+            return "\(folder)/config.json's text_config.eos_token_id is 2, so the model pools at the largest token "
+                + "id (transformers' legacy rule), but \(folder)/vocab.json gives <|endoftext|> the id \(endID), not "
+                + "the largest, \(largest): \(advice)"
+        }
+    }
 }
 
 public enum ModelLocationError: Error, CustomStringConvertible {
@@ -55,13 +137,16 @@ public enum ModelLocationError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .missing(let dir):
+            let random = ModelLocation.suggestedRandomDirectory.path
             return """
                 no CLIP model at \(dir.path).
-                Download OpenAI's ViT-B/32 there with `clipcam model fetch` (needs internet, about 600 MB), \
-                or point --model or $\(ModelLocation.environmentVariable) at a Hugging Face CLIP folder \
-                (config.json, model.safetensors, vocab.json, merges.txt).
-                To try clipcam without the real weights: `clipcam model random --shape vit-b-32 --out \(dir.path)` \
-                (random weights: scores are meaningless).
+                Download OpenAI's ViT-B/32 there with `clipcam model fetch --out \(dir.path)` (needs internet, \
+                about 600 MB), or point --model or $\(ModelLocation.environmentVariable) at a Hugging Face CLIP \
+                folder (config.json, model.safetensors, vocab.json, merges.txt).
+                To try clipcam without the real weights, write a random model into a folder of its own and name \
+                it: `clipcam model random --shape vit-b-32 --out \(random)`, then \
+                `--model \(random)` (or `export \(ModelLocation.environmentVariable)=\(random)`); its scores \
+                are meaningless.
                 """
         case .incomplete(let dir, let missing):
             return """

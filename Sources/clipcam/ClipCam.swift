@@ -11,8 +11,7 @@ struct ClipCam: ParsableCommand {
             "Real-time CLIP video classifier: score frames against a prompt, or label them with the best of several.",
         discussion: """
             clipcam runs OpenAI's CLIP on the CPU. It needs a CLIP model folder (Hugging Face layout); \
-            by default \(ModelLocation.defaultDirectory.path) (set $\(ModelLocation.environmentVariable) or --model \
-            to use another). Get one with `clipcam model fetch`, or make a random one for trying things out \
+            by default \(ModelLocation.defaultDirectoryRule) (--model names another). Get one with `clipcam model fetch`, or make a random one for trying things out \
             with `clipcam model random`.
             """,
         subcommands: [

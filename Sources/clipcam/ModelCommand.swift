@@ -2,6 +2,7 @@ import ArgumentParser
 import CLIPModel
 import ClipCamKit
 import Foundation
+import SafeFiles
 
 struct Model: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,26 +16,36 @@ struct Model: ParsableCommand {
                 "Download a CLIP model folder from the Hugging Face hub (default \(ModelLocation.defaultRepository)).",
             discussion: """
                 Downloads config.json, model.safetensors, vocab.json and merges.txt (about 600 MB for ViT-B/32) \
-                into a temporary folder, checks that they load as a CLIP model, and only then moves them into \
-                place, so no half-written model is ever left behind. $HF_ENDPOINT names another hub or mirror.
+                into a hidden folder beside --out, checks that they load as a CLIP model, and only then moves them \
+                into place, so no half-written model is ever left behind. $HF_ENDPOINT names another hub or mirror. \
+                \(replaceRule)
                 """
         )
 
-        @Option(help: ArgumentHelp("Where to put the model folder.", valueName: "dir"))
+        @Option(
+            help: ArgumentHelp(
+                "Where to put the model folder.", discussion: "Default: \(ModelLocation.defaultDirectoryRule).",
+                valueName: "dir"))
         var out: String?
         @Option(help: "The Hugging Face repository.") var repo = ModelLocation.defaultRepository
         @Option(help: "The revision (branch, tag or commit).") var revision = "main"
-        @Flag(help: "Replace an existing folder.") var force = false
+        @Flag(help: "Replace an existing model folder (one holding a model and nothing else).") var force = false
 
         func run() throws {
-            let destination =
-                out.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) }
-                ?? ModelLocation.defaultDirectory
+            let destination = out.map(userPath) ?? SystemPath(ModelLocation.defaultDirectory.path)
             let fetcher = ModelFetcher(repository: repo, revision: revision)
             try fetcher.fetch(to: destination, force: force) { printError($0) }
-            print("CLIP model \(repo) is ready in \(destination.path)")
+            print("CLIP model \(repo) is ready in \(destination)")
         }
     }
+
+    /// What --force does, for the help of both commands that write model folders.
+    static let replaceRule = """
+        An existing --out is replaced only with --force, and only when it is a folder holding a CLIP model and \
+        nothing else (\(ModelInstaller.replaceableNames.sorted().joined(separator: ", "))); the current folder, \
+        the home folder and the folders holding them are never replaced. The old model is removed only once the \
+        new one is in place.
+        """
 
     struct Random: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -43,7 +54,10 @@ struct Model: ParsableCommand {
                 The model has the shape of a real CLIP (vit-b-32, vit-b-16) or a small one (tiny), so it runs at \
                 the real model's speed, but its scores are MEANINGLESS: its config.json says it is random and \
                 every command that loads it prints a warning. The vocabulary (vocab.json, merges.txt) is copied \
-                from --vocab (default \(ModelLocation.vocabularyDirectory.path), written by scripts/fetch-vocab).
+                from --vocab (default: $CLIPCAM_VOCAB_DIR when set, else ~/.cache/clipcam/clip-vocab, written by \
+                scripts/fetch-vocab). The model is written into a hidden folder beside --out and moved into place \
+                when complete; of two runs writing the same --out at once, one succeeds and the other fails. \
+                \(replaceRule)
                 """
         )
 
@@ -53,39 +67,34 @@ struct Model: ParsableCommand {
         @Option(help: ArgumentHelp("The folder to write.", valueName: "dir")) var out: String
         @Option(help: ArgumentHelp("The folder holding CLIP's vocab.json and merges.txt.", valueName: "dir"))
         var vocab: String?
-        @Flag(help: "Replace an existing folder.") var force = false
+        @Flag(help: "Replace an existing model folder (one holding a model and nothing else).") var force = false
 
         func run() throws {
-            let destination = URL(fileURLWithPath: (out as NSString).expandingTildeInPath)
-            if FileManager.default.fileExists(atPath: destination.path) {
-                guard force else {
-                    throw CLIError("\(destination.path) already exists; pass --force to replace it")
-                }
-            }
+            let destination = userPath(out)
+            let vocabularyPath = vocab.map(userPath)
             let vocabulary =
-                vocab.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) }
+                try vocabularyPath.map { URL(fileURLWithPath: try $0.openableName(role: "vocabulary folder")) }
                 ?? ModelLocation.vocabularyDirectory
+            let shownVocabulary = vocabularyPath?.description ?? vocabulary.path
             for file in ["vocab.json", "merges.txt"]
-            where !FileManager.default.fileExists(atPath: vocabulary.appendingPathComponent(file).path) {
+            where FileKind.of(SystemPath(vocabulary.appendingPathComponent(file).path)) == .missing {
                 throw CLIError(
-                    "no \(file) in \(vocabulary.path): write CLIP's vocabulary there with scripts/fetch-vocab "
+                    "no \(file) in \(shownVocabulary): write CLIP's vocabulary there with scripts/fetch-vocab "
                         + "(or run scripts/setup), or pass --vocab DIR")
             }
-            // Write beside the target and swap it in only when complete, so --force never loses the old
-            // folder to a failed write.
-            let staging = destination.deletingLastPathComponent()
-                .appendingPathComponent(".\(destination.lastPathComponent).new-\(getpid())")
+            let installer = try ModelInstaller(destination: destination, force: force)
             var bar: ProgressBar?
-            try RandomModel.write(shape: shape, seed: seed, to: staging, vocabulary: vocabulary) { done, total in
-                if bar == nil { bar = ProgressBar(label: "model.safetensors", total: Int64(total)) }
-                bar?.update(Int64(done))
-                if done == total { bar?.finish(Int64(done)) }
+            try installer.install(log: printError) { work in
+                try RandomModel.writeFolder(
+                    shape: shape, seed: seed, into: work.folder, shownAs: work.shownAs, vocabulary: vocabulary
+                ) { done, total in
+                    try work.checkInterrupt()
+                    if bar == nil { bar = ProgressBar(label: "model.safetensors", total: Int64(total)) }
+                    bar?.update(Int64(done))
+                    if done == total { bar?.finish(Int64(done)) }
+                }
             }
-            if FileManager.default.fileExists(atPath: destination.path) {
-                try FileManager.default.removeItem(at: destination)
-            }
-            try FileManager.default.moveItem(at: staging, to: destination)
-            print("wrote a RANDOM \(shape.rawValue) CLIP model (seed \(seed)) to \(destination.path)")
+            print("wrote a RANDOM \(shape.rawValue) CLIP model (seed \(seed)) to \(destination)")
             printError("warning: \(ClipEngine.randomWarning)")
         }
     }
@@ -99,7 +108,7 @@ struct Model: ParsableCommand {
         func run() throws {
             let engine = try model.loadEngine()
             let c = engine.model.configuration
-            print("model: \(engine.directory.path)\(engine.isRandom ? "  (RANDOM weights)" : "")")
+            print("model: \(model.shownDirectory)\(engine.isRandom ? "  (RANDOM weights)" : "")")
             print(
                 "vision: \(c.vision.imageSize) px, patch \(c.vision.patchSize), width \(c.vision.hiddenSize), "
                     + "\(c.vision.numHiddenLayers) layers, \(c.vision.numAttentionHeads) heads, \(c.vision.hiddenAct)")
@@ -114,3 +123,16 @@ struct Model: ParsableCommand {
 
 extension RandomModel.Shape: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
+
+/// A path from the command line as bytes (those of the argument as typed, even when they are not UTF-8), with a
+/// leading `~` or `~/` standing for the home folder.
+func userPath(_ text: String) -> SystemPath {
+    // Recording is cheap and gives the same table however often it runs; doing it here keeps the path options right
+    // whether or not start-up has done it already.
+    CommandLineBytes.record()
+    let path = SystemPath(text)
+    guard path.bytes.first == UInt8(ascii: "~"), path.bytes.count == 1 || path.bytes[1] == UInt8(ascii: "/") else {
+        return path
+    }
+    return SystemPath(bytes: Array(NSHomeDirectory().utf8) + path.bytes.dropFirst())
+}

@@ -5,18 +5,23 @@ import ClipCamKit
 import Foundation
 
 struct ModelOptions: ParsableArguments {
+    /// The thread counts --threads accepts: more than the cores of any machine clipcam runs on, and few enough that
+    /// the threads and their per-thread attention buffers stay bounded.
+    static let threadRange = 1...256
+
     @Option(
         name: .long,
         help: ArgumentHelp(
             "The CLIP model folder (config.json, model.safetensors, vocab.json, merges.txt).",
-            discussion: "Default: $\(ModelLocation.environmentVariable), else \(ModelLocation.defaultDirectory.path).",
+            discussion: "Default: \(ModelLocation.defaultDirectoryRule).",
             valueName: "dir"))
     var model: String?
 
     @Option(
-        help:
-            "Threads each image or prompt encoding is shared among (default: every core, here \(CLIPModel.defaultThreads))."
-    )
+        help: ArgumentHelp(
+            "Threads each image or prompt encoding is shared among, "
+                + "\(ModelOptions.threadRange.lowerBound)–\(ModelOptions.threadRange.upperBound) "
+                + "(default: every core, here \(CLIPModel.defaultThreads))."))
     var threads: Int?
 
     @Option(
@@ -30,17 +35,29 @@ struct ModelOptions: ParsableArguments {
     var precision: Precision = .fp32
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, not \(threads)") }
+        if let threads, !Self.threadRange.contains(threads) {
+            throw ValidationError(
+                "--threads must be between \(Self.threadRange.lowerBound) and \(Self.threadRange.upperBound), "
+                    + "not \(threads)")
+        }
     }
 
-    var directory: URL {
-        model.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) } ?? ModelLocation.defaultDirectory
+    /// The model folder as a name Foundation can open: --model (its bytes as typed, through a /proc/self/fd name
+    /// when they are not UTF-8), else the default folder.
+    func directory() throws -> URL {
+        guard let model else { return ModelLocation.defaultDirectory }
+        return URL(fileURLWithPath: try userPath(model).openableName(role: "model folder"))
+    }
+
+    /// The model folder as the user gave it, for messages.
+    var shownDirectory: String {
+        model.map { userPath($0).description } ?? ModelLocation.defaultDirectory.path
     }
 
     /// Loads the engine, warning on standard error when the weights are random.
     func loadEngine() throws -> ClipEngine {
         let engine = try ClipEngine(
-            directory: directory, threads: threads ?? CLIPModel.defaultThreads, precision: precision)
+            directory: try directory(), threads: threads ?? CLIPModel.defaultThreads, precision: precision)
         if engine.isRandom { printError("warning: \(ClipEngine.randomWarning)") }
         return engine
     }

@@ -144,4 +144,137 @@ import Testing
         #expect(abs(variance - 1) < 0.01)
         #expect(samples.allSatisfy { abs($0) <= 2 * 3.0.squareRoot() })
     }
+
+    /// config.json as transformers 5.24 reads it: every key clipcam writes has a JSON kind transformers' typed config
+    /// classes admit (Tests/Fixtures/models/transformers-clip-config-types.json, written by
+    /// scripts/fixtures/gen_transformers_config_types.py), so CLIPModel.from_pretrained loads the folder unchanged.
+    @Test func configMatchesTransformersTypes() throws {
+        let tableURL = Fixtures.models.appendingPathComponent("transformers-clip-config-types.json")
+        try #require(
+            FileManager.default.fileExists(atPath: tableURL.path),
+            "missing \(tableURL.path); run python3 scripts/fixtures/gen_transformers_config_types.py")
+        let table = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: tableURL)) as? [String: Any])
+        func kinds(_ section: String) throws -> [String: Set<String>] {
+            let fields = try #require(table[section] as? [String: [String]], "no \(section) in \(tableURL.path)")
+            return fields.mapValues(Set.init)
+        }
+        let top = try kinds("CLIPConfig")
+        #expect(top["initializer_factor"] == ["float", "null"], "the table does not say what transformers 5.24 says")
+
+        let folder = try TemporaryFolder()
+        try RandomModel.write(shape: .tiny, seed: 1, to: folder.file("tiny"), vocabulary: vocabulary)
+        let text = try String(contentsOf: folder.file("tiny/config.json"), encoding: .utf8)
+        let written = JSONKinds.of(text)
+        #expect(!written.isEmpty)
+        // clipcam's own keys, which transformers keeps as plain attributes, and the older name of `dtype`, which
+        // transformers 5 still reads.
+        let extra: [String: String] = [
+            "_comment": "string", RandomModelTests.randomMarker: "bool", "torch_dtype": "string",
+        ]
+        var checked = 0
+        for (path, kind) in written.sorted(by: { $0.key < $1.key }) where !path.isEmpty && !path.contains("[") {
+            let parts = path.split(separator: ".").map(String.init)
+            let (section, key): (String, String) =
+                parts.count == 1
+                ? ("CLIPConfig", parts[0])
+                : (parts[0] == "text_config" ? "CLIPTextConfig" : "CLIPVisionConfig", parts[1])
+            if parts.count == 1 && (key == "text_config" || key == "vision_config") { continue }
+            #expect(parts.count <= 2, "\(path) is nested deeper than transformers' configs")
+            if let allowed = try kinds(section)[key] {
+                #expect(
+                    allowed.contains(kind), "\(path) is written as \(kind); transformers 5.24 takes \(allowed.sorted())"
+                )
+                checked += 1
+            } else {
+                #expect(parts.count == 1 && extra[key] == kind, "\(path) (\(kind)) is no field of \(section)")
+            }
+        }
+        #expect(checked >= 20)
+        for path in ["initializer_factor", "logit_scale_init_value", "text_config.layer_norm_eps"] {
+            #expect(written[path] == "float", "\(path): \(written[path] ?? "missing")")
+        }
+    }
+
+    static let randomMarker = CLIPConfiguration.randomMarkerKey
+}
+
+/// The JSON kind of every value in a JSON text, by key path ("text_config.layer_norm_eps"), as Python's json module
+/// reads them: "int" for a number without '.', 'e' or 'E', "float" for one with, "string", "bool", "null",
+/// "array", "object". Written independently of CLIPModel's JSON reader, so the test does not trust the code it tests.
+enum JSONKinds {
+    static func of(_ text: String) -> [String: String] {
+        var kinds: [String: String] = [:]
+        var scanner = Scanner(bytes: Array(text.utf8))
+        scanner.value(path: "", into: &kinds)
+        return kinds
+    }
+
+    private struct Scanner {
+        let bytes: [UInt8]
+        var index = 0
+
+        mutating func skip() {
+            while index < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[index]) { index += 1 }
+        }
+
+        mutating func string() -> String {
+            index += 1
+            var out: [UInt8] = []
+            while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
+                if bytes[index] == UInt8(ascii: "\\") { index += 1 }
+                out.append(bytes[index])
+                index += 1
+            }
+            index += 1
+            return String(decoding: out, as: UTF8.self)
+        }
+
+        mutating func value(path: String, into kinds: inout [String: String]) {
+            skip()
+            switch bytes[index] {
+            case UInt8(ascii: "{"):
+                kinds[path] = "object"
+                index += 1
+                skip()
+                while bytes[index] != UInt8(ascii: "}") {
+                    let key = string()
+                    skip()
+                    index += 1  // ':'
+                    value(path: path.isEmpty ? key : path + "." + key, into: &kinds)
+                    skip()
+                    if bytes[index] == UInt8(ascii: ",") { index += 1 }
+                    skip()
+                }
+                index += 1
+            case UInt8(ascii: "["):
+                kinds[path] = "array"
+                index += 1
+                skip()
+                var item = 0
+                while bytes[index] != UInt8(ascii: "]") {
+                    value(path: path + "[\(item)]", into: &kinds)
+                    item += 1
+                    skip()
+                    if bytes[index] == UInt8(ascii: ",") { index += 1 }
+                    skip()
+                }
+                index += 1
+            case UInt8(ascii: "\""):
+                _ = string()
+                kinds[path] = "string"
+            case UInt8(ascii: "t"), UInt8(ascii: "f"):
+                index += bytes[index] == UInt8(ascii: "t") ? 4 : 5
+                kinds[path] = "bool"
+            case UInt8(ascii: "n"):
+                index += 4
+                kinds[path] = "null"
+            default:
+                let start = index
+                while index < bytes.count, !",]} \n\r\t".utf8.contains(bytes[index]) { index += 1 }
+                let literal = bytes[start..<index]
+                kinds[path] = literal.contains { ".eE".utf8.contains($0) } ? "float" : "int"
+            }
+        }
+    }
 }

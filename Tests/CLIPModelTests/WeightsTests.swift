@@ -74,7 +74,7 @@ import Testing
     }
 
     @Test func unexpectedTensor() throws {
-        let name = "vision_model.encoder.layers.2.mlp.fc1.bias"
+        let name = "vision_model.encoder.layers.1.mlp.fc3.bias"
         let (folder, path) = try brokenModel {
             $0.append(Tensor(name: name, dtype: .f32, shape: [1], bytes: [0, 0, 0, 0]))
         }

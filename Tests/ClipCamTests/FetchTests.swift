@@ -48,8 +48,10 @@ final class LocalServer {
     /// Serves `files` as the hub does (ROOT/test/tiny-clip/resolve/main/FILE) on loopback and runs
     /// `clipcam model fetch` of that repository into `TARGET/model`; `check` gets the run, TARGET and a way
     /// to fetch again from the same hub. Everything is removed afterwards.
+    /// `prepare` gets TARGET before the first fetch; `arguments` are added to every fetch.
     func fetchFromLocalHub(
-        _ files: [String: Data], check: (RunResult, URL, () throws -> RunResult) throws -> Void
+        _ files: [String: Data], arguments: [String] = [], prepare: (URL) throws -> Void = { _ in },
+        check: (RunResult, URL, () throws -> RunResult) throws -> Void
     ) throws {
         let root = try temporaryFolder("hub")
         let target = try temporaryFolder("fetch")
@@ -60,10 +62,12 @@ final class LocalServer {
         let folder = root.appendingPathComponent("test/tiny-clip/resolve/main")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         for (name, data) in files { try data.write(to: folder.appendingPathComponent(name)) }
+        try prepare(target)
         let server = try LocalServer(root: root)
         let fetch = {
             try clipcam(
-                ["model", "fetch", "--repo", "test/tiny-clip", "--out", target.appendingPathComponent("model").path],
+                ["model", "fetch", "--repo", "test/tiny-clip", "--out", target.appendingPathComponent("model").path]
+                    + arguments,
                 environment: ["HF_ENDPOINT": server.endpoint])
         }
         try check(try fetch(), target, fetch)
@@ -129,5 +133,79 @@ final class LocalServer {
         #expect(run.stderr.contains("needs internet access"))
         #expect(run.seconds < 10)
         #expect(try FileManager.default.contentsOfDirectory(atPath: target.path).isEmpty)
+    }
+
+    /// An empty merges.txt would change every text embedding; the download is refused and nothing is kept.
+    @Test func aDownloadWithAnEmptyMergesFileIsRefused() throws {
+        var files = try fixtureFiles()
+        files["merges.txt"] = Data()
+        try fetchFromLocalHub(files) { run, target, _ throws in
+            #expect(run.status != 0)
+            #expect(run.stderr.contains("not a usable CLIP model"), "\(run.stderr)")
+            let merges = target.appendingPathComponent("model/merges.txt").path
+            #expect(run.stderr.contains("\(merges) holds no merges, but the 1514 tokens"), "\(run.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: target.path).isEmpty)
+        }
+    }
+
+    /// A vocabulary whose size is not config.json's vocab_size is refused.
+    @Test func aDownloadWhoseVocabularyDoesNotFitTheConfigIsRefused() throws {
+        var files = try fixtureFiles()
+        for name in ["vocab.json", "merges.txt"] {
+            files[name] = try Data(contentsOf: Repo.model("tiny-quickgelu-f32").appendingPathComponent(name))
+        }
+        var config = try #require(
+            try JSONSerialization.jsonObject(with: files["config.json"]!) as? [String: Any])
+        var text = try #require(config["text_config_dict"] as? [String: Any])
+        text["bos_token_id"] = 1513
+        text["eos_token_id"] = 1512
+        config["text_config_dict"] = text
+        files["config.json"] = try JSONSerialization.data(withJSONObject: config)
+        try fetchFromLocalHub(files) { run, target, _ throws in
+            #expect(run.status != 0)
+            let model = target.appendingPathComponent("model").path
+            #expect(
+                run.stderr.contains(
+                    "\(model)/vocab.json gives <|startoftext|> the id 1512, but \(model)/config.json's "
+                        + "text_config.bos_token_id is 1513"), "\(run.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: target.path).isEmpty)
+        }
+    }
+
+    /// --force replaces a model folder, but not one that holds someone's files.
+    @Test func forceReplacesOnlyAModelFolder() throws {
+        let files = try fixtureFiles()
+        var before: [String: Data] = [:]
+        try fetchFromLocalHub(
+            files, arguments: ["--force"],
+            prepare: { target in
+                let model = target.appendingPathComponent("model")
+                try FileManager.default.createDirectory(at: model, withIntermediateDirectories: false)
+                try Data("{}".utf8).write(to: model.appendingPathComponent("config.json"))
+                try Data("my thesis\n".utf8).write(to: model.appendingPathComponent("thesis.txt"))
+                before = try snapshot(target)
+            }
+        ) { run, target, fetchAgain throws in
+            #expect(run.status != 0)
+            #expect(run.stderr.contains("it holds thesis.txt, which is not part of a model folder"), "\(run.stderr)")
+            #expect(try snapshot(target) == before)
+
+            let model = target.appendingPathComponent("model")
+            try FileManager.default.removeItem(at: model.appendingPathComponent("thesis.txt"))
+            let again = try fetchAgain()
+            #expect(again.status == 0, "\(again.stderr)")
+            for (name, data) in files {
+                #expect(try Data(contentsOf: model.appendingPathComponent(name)) == data, "\(name) differs")
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: target.path) == ["model"])
+        }
+    }
+
+    @Test func anUnwritableDestinationIsNamedAsGiven() throws {
+        let run = try clipcam(
+            ["model", "fetch", "--out", "/proc/x"], environment: ["HF_ENDPOINT": "http://127.0.0.1:9"])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("cannot create /proc/x: "), "\(run.stderr)")
+        #expect(!run.stderr.contains("partial") && !run.stderr.contains("/proc/."), "\(run.stderr)")
     }
 }
