@@ -82,7 +82,7 @@ struct Bench: ParsableCommand {
     var precision: Precision = .fp32
     @Flag(help: "Print JSON.") var json = false
 
-    static let threadsRange = 1...256
+    static let threadsRange = ModelOptions.threadRange
     static let runsRange = 1...10_000
     static let pipelineFramesRange = 0...10_000
     static let startupRunsRange = 0...100
@@ -110,7 +110,7 @@ struct Bench: ParsableCommand {
             directory = dir
         } else {
             directory =
-                model.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) }
+                try model.map { URL(fileURLWithPath: try userPath($0).openableName(role: "model folder")) }
                 ?? ModelLocation.defaultDirectory
         }
         BLAS.threads = threads

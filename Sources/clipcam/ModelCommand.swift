@@ -124,12 +124,9 @@ struct Model: ParsableCommand {
 extension RandomModel.Shape: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
 
-/// A path from the command line as bytes (those of the argument as typed, even when they are not UTF-8), with a
-/// leading `~` or `~/` standing for the home folder.
+/// A path from the command line as bytes (those of the argument as typed, even when they are not UTF-8: start-up
+/// records them, see Entry.swift), with a leading `~` or `~/` standing for the home folder.
 func userPath(_ text: String) -> SystemPath {
-    // Recording is cheap and gives the same table however often it runs; doing it here keeps the path options right
-    // whether or not start-up has done it already.
-    CommandLineBytes.record()
     let path = SystemPath(text)
     guard path.bytes.first == UInt8(ascii: "~"), path.bytes.count == 1 || path.bytes[1] == UInt8(ascii: "/") else {
         return path

@@ -35,11 +35,7 @@ struct ModelOptions: ParsableArguments {
     var precision: Precision = .fp32
 
     func validate() throws {
-        if let threads, !Self.threadRange.contains(threads) {
-            throw ValidationError(
-                "--threads must be between \(Self.threadRange.lowerBound) and \(Self.threadRange.upperBound), "
-                    + "not \(threads)")
-        }
+        if let threads { try check(threads, in: Self.threadRange, option: "--threads", unit: "threads") }
     }
 
     /// The model folder as a name Foundation can open: --model (its bytes as typed, through a /proc/self/fd name

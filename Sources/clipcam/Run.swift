@@ -137,7 +137,9 @@ struct Run: ParsableCommand, RepeatableOptions {
             try OutputPaths.checkDistinct(
                 outputs: [("--jsonl", jsonl), ("--csv", csv), ("--screenshot", screenshot)],
                 inputs: [("--source", source), ("--prompts", prompts), ("--font", font)]
-                    + ModelLocation.requiredFiles.map { ("--model", model.directory.appendingPathComponent($0).path) })
+                    + ModelLocation.requiredFiles.map { file in
+                        ("--model", (try? model.directory())?.appendingPathComponent(file).path)
+                    })
         } catch let error as OutputPathError {
             throw ValidationError(error.description)
         }

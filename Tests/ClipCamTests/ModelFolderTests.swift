@@ -307,7 +307,7 @@ final class RunningClipcam {
     func threadsOutsideTheRangeNameTheOptionAndTheRange(threads: String) throws {
         let run = try clipcam(["embed-text", "--model", Repo.model("tiny-gelu-f16").path, "--threads", threads, "a"])
         #expect(run.status != 0)
-        #expect(run.stderr.contains("--threads must be between 1 and 256, not \(threads)"), "\(run.stderr)")
+        #expect(run.stderr.contains("--threads must be between 1 and 256 (threads), not \(threads)"), "\(run.stderr)")
         #expect(run.stdout.isEmpty)
     }
 
