@@ -25,9 +25,10 @@ struct Run: ParsableCommand {
     var prompts: String?
     @Option(
         help: ArgumentHelp(
-            "A camera (/dev/videoN), a video file, an image file, a folder of images, or synthetic[:WxH@FPS].",
+            "A camera (/dev/videoN, or N), a video file, an image file, a folder of images, or synthetic[:WxH@FPS] "
+                + "(default: the first camera `clipcam cameras` lists).",
             valueName: "source"))
-    var source = "/dev/video0"
+    var source: String?
     @Option(help: ArgumentHelp("Requested capture size.", valueName: "WxH")) var size: String?
     @Option(help: "Requested camera frame rate; the rate of images and synthetic sources.") var fps: Double?
     @Flag(help: "Files and synthetic sources: as fast as the encoder takes frames, not at their own rate.")
@@ -100,6 +101,13 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        let source: String
+        do {
+            source = try self.source ?? CameraDevices.firstCapture()
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode.failure
+        }
         let texts = try prompt.map { [$0] } ?? PromptFile.load(prompts!)
         let engine = try model.loadEngine()
         var capture = CaptureOptions(fast: fast, loop: loop, reconnect: reconnect)
