@@ -16,11 +16,47 @@ func kernelFakeLibrary() throws -> String {
 }
 
 /// Runs capture-probe with the simulated driver preloaded below libv4l2 and configured by `fake` (FAKE_KERNEL_*
-/// without the prefix).
+/// without the prefix); see `runLimited`.
 func probeKernelCamera(_ arguments: [String], fake: [String: String] = [:]) throws -> ToolResult {
     var environment = ["LD_PRELOAD": try kernelFakeLibrary()]
     for (key, value) in fake { environment["FAKE_KERNEL_" + key] = value }
-    return try run(try probePath(), arguments, environment: environment)
+    return try runLimited(try probePath(), arguments, environment: environment)
+}
+
+/// Runs a program to completion like `run`, but kills it (SIGKILL) after `seconds` and records that as the
+/// test's failure: a camera that loops for ever must fail its test, not stall the suite.
+func runLimited(
+    _ executable: String, _ arguments: [String], environment: [String: String] = [:], seconds: Double = 60
+) throws -> ToolResult {
+    let folder = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let outputFile = folder.appendingPathComponent("stdout")
+    let errorFile = folder.appendingPathComponent("stderr")
+    _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
+    let outputHandle = try FileHandle(forWritingTo: outputFile)
+    let errorHandle = try FileHandle(forWritingTo: errorFile)
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: executable)
+    child.arguments = arguments
+    child.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    child.standardOutput = outputHandle
+    child.standardError = errorHandle
+    child.standardInput = FileHandle.nullDevice
+    try child.run()
+    let deadline = Date().addingTimeInterval(seconds)
+    while child.isRunning && Date() < deadline { usleep(20_000) }
+    if child.isRunning {
+        kill(child.processIdentifier, SIGKILL)
+        Issue.record("\(executable) \(arguments.joined(separator: " ")) did not end within \(seconds) s; killed it")
+    }
+    child.waitUntilExit()
+    try outputHandle.close()
+    try errorHandle.close()
+    return ToolResult(
+        status: child.terminationStatus,
+        output: String(decoding: (try? Data(contentsOf: outputFile)) ?? Data(), as: UTF8.self),
+        error: (try? String(contentsOf: errorFile, encoding: .utf8)) ?? "")
 }
 
 /// Frames capture-probe saved with `--save`: packed BGR, in the order received.

@@ -231,7 +231,7 @@ import Testing
         var status = stat()
         try #require(stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFCHR, "\(path) is missing here")
         let started = Date()
-        let result = try run(try probePath(), ["--frames", "1", path])
+        let result = try runLimited(try probePath(), ["--frames", "1", path])
         #expect(result.status == 1)
         #expect(
             result.error.hasPrefix("capture-probe: \(path) is a character device ("), "stderr: \(result.error)")

@@ -11,7 +11,7 @@ import Testing
     ]
 
     @Test func listsCaptureDevicesWithTheirFormatsAndSkipsMetadataNodes() throws {
-        let result = try clipcam(["cameras"], environment: try kernelCameraEnvironment(nodes))
+        let result = try clipcamLimited(["cameras"], environment: try kernelCameraEnvironment(nodes))
         #expect(result.status == 0, "\(result.stderr)")
         #expect(
             result.stdout == """
@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func jsonListsTheDriversOwnFormatsOnly() throws {
-        let result = try clipcam(["cameras", "--json"], environment: try kernelCameraEnvironment(nodes))
+        let result = try clipcamLimited(["cameras", "--json"], environment: try kernelCameraEnvironment(nodes))
         #expect(result.status == 0, "\(result.stderr)")
         let object = try #require(
             try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
@@ -53,7 +53,8 @@ import Testing
     }
 
     @Test func noCaptureDeviceIsAnErrorSayingWhatToDo() throws {
-        let result = try clipcam(["cameras"], environment: try kernelCameraEnvironment(["NODES": "/dev/video0=meta"]))
+        let result = try clipcamLimited(
+            ["cameras"], environment: try kernelCameraEnvironment(["NODES": "/dev/video0=meta"]))
         #expect(result.status == 1)
         #expect(result.stdout.contains("/dev/video0: metadata node of Fake UVC Camera"), "\(result.stdout)")
         #expect(

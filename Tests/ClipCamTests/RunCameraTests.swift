@@ -88,7 +88,7 @@ import Testing
     // MARK: through the real libv4l2 and libv4lconvert
 
     private func runOnKernelCamera(_ arguments: [String], fake: [String: String]) throws -> RunResult {
-        try clipcam(
+        try clipcamLimited(
             ["run", "--model", model, "--prompt", "a coffee cup", "--headless", "--jsonl", "-"] + arguments,
             environment: try kernelCameraEnvironment(fake))
     }
@@ -172,7 +172,7 @@ import Testing
     /// A character device that is no camera is refused at once, naming it, without an ioctl's errno.
     @Test(arguments: ["/dev/null", "/dev/zero"])
     func characterDeviceThatIsNoCameraIsRefused(path: String) throws {
-        let result = try clipcam([
+        let result = try clipcamLimited([
             "run", "--model", model, "--prompt", "a coffee cup", "--headless", "--jsonl", "-", "--source", path,
         ])
         #expect(result.status == 1)
