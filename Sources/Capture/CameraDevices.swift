@@ -85,6 +85,18 @@ public enum CameraDevices {
         throw CameraError.noCamera(skipped: skipped)
     }
 
+    /// The source `clipcam run` reads for `--source spec`: the first camera (`firstCapture`) when there is no
+    /// spec. A character device that is not a video4linux device (/dev/null, /dev/tty) is refused here already,
+    /// before anything else is loaded, with the error the camera source would give (`notV4L2Device`).
+    public static func runSource(_ spec: String?) throws -> String {
+        guard let spec else { return try firstCapture() }
+        var status = stat()
+        if stat(spec, &status) == 0, status.st_mode & S_IFMT == S_IFCHR, let refusal = V4L2Device.refusal(spec) {
+            throw refusal
+        }
+        return spec
+    }
+
     /// The video capture node of the camera attached at `bus`, other than `path`: a UVC camera's video node
     /// beside its metadata node.
     static func captureNode(besides path: String, bus: String) -> String? {

@@ -103,7 +103,7 @@ struct Run: ParsableCommand {
     func run() throws {
         let source: String
         do {
-            source = try self.source ?? CameraDevices.firstCapture()
+            source = try CameraDevices.runSource(self.source)
         } catch {
             printError("error: \(error)")
             throw ExitCode.failure

@@ -169,11 +169,13 @@ import Testing
         #expect(result.stderr.contains("use /dev/video0, the same camera's video node"), "\(result.stderr)")
     }
 
-    /// A character device that is no camera is refused at once, naming it, without an ioctl's errno.
+    /// A character device that is no camera is refused at once, naming it, without an ioctl's errno — before the
+    /// model is even looked at (the folder given here does not exist).
     @Test(arguments: ["/dev/null", "/dev/zero"])
     func characterDeviceThatIsNoCameraIsRefused(path: String) throws {
         let result = try clipcamLimited([
-            "run", "--model", model, "--prompt", "a coffee cup", "--headless", "--jsonl", "-", "--source", path,
+            "run", "--model", "/nonexistent/clipcam-model", "--prompt", "a coffee cup", "--headless", "--jsonl", "-",
+            "--source", path,
         ])
         #expect(result.status == 1)
         #expect(result.stderr.hasPrefix("error: \(path) is a character device ("), "\(result.stderr)")
