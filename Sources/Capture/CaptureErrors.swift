@@ -13,9 +13,24 @@ public enum CameraError: Error, CustomStringConvertible, Equatable {
     case ioctlFailed(device: String, ioctl: String, errno: Int32)
     case mmapFailed(device: String, buffer: Int, errno: Int32)
     case tooFewBuffers(device: String, granted: Int)
-    /// The device went away while streaming (ENODEV/EIO).
+    /// The device went away while streaming: DQBUF or QBUF failed and the node no longer answers QUERYCAP.
     case unplugged(device: String)
     case timeout(device: String, seconds: Double)
+    /// `what` exists but is no V4L2 device node, e.g. "a character device (1:3; …)" for /dev/null.
+    case notV4L2Device(device: String, what: String)
+    /// A UVC camera's metadata node; `captureNode` is the same camera's video node when one was found.
+    case metadataNode(device: String, card: String, captureNode: String?)
+    /// The camera streams and still answers, but libv4lconvert cannot turn its `format` frames (e.g. "MJPG") of
+    /// `width`×`height` into BGR24; `reason` is libv4lconvert's own message when it gave one, `offered` the
+    /// camera's formats, sizes and rates in words.
+    case undecodableFrames(
+        device: String, card: String, format: String, width: Int, height: Int, reason: String?, offered: String)
+    /// DQBUF or QBUF failed with `errno` (not a conversion) while the device still answers QUERYCAP.
+    case streamFailed(device: String, errno: Int32)
+    /// No node under /dev/video* is a video capture device; `skipped` describes the nodes that exist.
+    case noCamera(skipped: [String])
+    /// With --reconnect: the camera was reopened `attempts` times in a row without delivering a frame.
+    indirect case gaveUp(attempts: Int, last: CameraError)
 
     public var description: String {
         switch self {
@@ -56,6 +71,32 @@ public enum CameraError: Error, CustomStringConvertible, Equatable {
         case .timeout(let device, let seconds):
             return "no frame from \(device) for \(seconds) s; check that the camera is not covered by a privacy "
                 + "switch and is not in use elsewhere"
+        case .notV4L2Device(let device, let what):
+            return "\(device) is \(what) but not a V4L2 camera; give a camera's /dev/videoN (`clipcam cameras` "
+                + "lists them), a video or image file, a folder of images, or synthetic"
+        case .metadataNode(let device, let card, let captureNode):
+            let instead =
+                captureNode.map { "use \($0), the same camera's video node" }
+                ?? "use the camera's video node (`clipcam cameras` lists them)"
+            return "\(device) (\(card)) is a metadata node, not a video capture device: UVC cameras create one "
+                + "beside their video node; \(instead)"
+        case .undecodableFrames(let device, let card, let format, let width, let height, let reason, let offered):
+            let why = reason.map { " (\($0))" } ?? ""
+            let offers = offered.isEmpty ? "" : " (it offers \(offered))"
+            return "\(device) (\(card)) sends \(format) frames of \(width)x\(height) that libv4lconvert cannot "
+                + "decode\(why); the camera still answers, so it was not unplugged. Ask for another --size or "
+                + "--fps so that it sends another format or size\(offers), or use another camera"
+        case .streamFailed(let device, let code):
+            return "\(device) failed while streaming (\(errnoText(code)), errno \(code)) but still answers; unplug "
+                + "and replug it, or ask for another --size or --fps"
+        case .noCamera(let skipped):
+            let found =
+                skipped.isEmpty
+                ? "no /dev/video* device exists" : "none of " + skipped.joined(separator: ", ") + " captures video"
+            return "no V4L2 capture device found (\(found)); plug in a camera (and check that you may open it: the "
+                + "'video' group), or give --source synthetic, a video file, an image or a folder of images"
+        case .gaveUp(let attempts, let last):
+            return "\(last.description) — reopened \(attempts) times without a frame, so clipcam gives up"
         }
     }
 }

@@ -1,7 +1,8 @@
 // Follows the V4L2 streaming-capture sequence of the Linux media documentation ("Streaming I/O (Memory
 // Mapping)" and its capture example): open, QUERYCAP, S_FMT/G_FMT, S_PARM/G_PARM, REQBUFS, QUERYBUF + mmap,
-// QBUF, STREAMON, poll + DQBUF/QBUF, STREAMOFF. Every call goes through libv4l2 so that cameras that only offer
-// YUYV or MJPEG still deliver BGR24 (libv4lconvert converts).
+// QBUF, STREAMON, poll + DQBUF/QBUF, STREAMOFF. Every streaming call goes through libv4l2 so that cameras that only
+// offer YUYV or MJPEG still deliver BGR24 (libv4lconvert converts); what the camera itself offers and sends is
+// asked of the driver directly (`driverIoctl`).
 import CV4L2
 import Glibc
 
@@ -38,6 +39,10 @@ struct V4L2Request: Sendable {
         "VIDIOC_G_PARM", direction: read | write, number: 21, v4l2_streamparm.self)
     static let setParameters = V4L2Request(
         "VIDIOC_S_PARM", direction: read | write, number: 22, v4l2_streamparm.self)
+    static let enumerateFrameSizes = V4L2Request(
+        "VIDIOC_ENUM_FRAMESIZES", direction: read | write, number: 74, v4l2_frmsizeenum.self)
+    static let enumerateFrameIntervals = V4L2Request(
+        "VIDIOC_ENUM_FRAMEINTERVALS", direction: read | write, number: 75, v4l2_frmivalenum.self)
 }
 
 /// A fourcc code such as "BGR3" as V4L2 stores it (first character in the lowest byte).
@@ -69,8 +74,45 @@ func cString<T>(_ tuple: T) -> String {
 }
 
 let bufferTypeCapture = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
+/// The character-device major number of every video4linux node (the kernel's VIDEO_MAJOR).
+let videoMajor: UInt32 = 81
 let memoryMMap = UInt32(V4L2_MEMORY_MMAP.rawValue)
 let pixelFormatBGR24 = fourcc("BGR3")
+
+/// The major number of a device number (glibc's `major()`, a macro Swift cannot import).
+func deviceMajor(_ device: dev_t) -> UInt32 {
+    UInt32(truncatingIfNeeded: (device >> 8) & 0xfff | (device >> 32) & ~0xfff)
+}
+
+/// The minor number of a device number (glibc's `minor()`).
+func deviceMinor(_ device: dev_t) -> UInt32 {
+    UInt32(truncatingIfNeeded: device & 0xff | (device >> 12) & ~0xff)
+}
+
+/// A node's answer to QUERYCAP: names and what it can do.
+struct V4L2Capability: Sendable, Equatable {
+    /// The driver, e.g. "uvcvideo".
+    var driver: String
+    /// The device's name, e.g. "HD Webcam C525".
+    var card: String
+    /// Where it is attached, e.g. "usb-0000:00:14.0-1"; the nodes of one camera share it.
+    var bus: String
+    /// The capabilities of this node (`device_caps` when the driver gives them, V4L2_CAP_*).
+    var node: UInt32
+
+    init(_ capability: v4l2_capability) {
+        driver = cString(capability.driver)
+        card = cString(capability.card)
+        bus = cString(capability.bus_info)
+        node =
+            capability.capabilities & UInt32(V4L2_CAP_DEVICE_CAPS) != 0
+            ? capability.device_caps : capability.capabilities
+    }
+
+    var isVideoCapture: Bool { node & UInt32(V4L2_CAP_VIDEO_CAPTURE) != 0 }
+    var isMetadata: Bool { node & UInt32(V4L2_CAP_META_CAPTURE) != 0 }
+    var canStream: Bool { node & UInt32(V4L2_CAP_STREAMING) != 0 }
+}
 
 /// An open V4L2 device node and the buffers mapped from it. Closing (explicitly or in `deinit`) stops
 /// streaming, unmaps the buffers and closes the descriptor, in that order.
@@ -81,8 +123,14 @@ final class V4L2Device {
     private var streaming = false
 
     /// Opens `path` non-blocking through libv4l2.
+    ///
+    /// A path that exists but is not a video4linux character device (major 81) is refused before it is opened,
+    /// with `CameraError.notV4L2Device`: opening an arbitrary device can have effects of its own, and libv4l2
+    /// would only answer "Inappropriate ioctl for device". A path that does not exist is still tried (libv4l2
+    /// may be given paths the file system does not show, as the tests' simulated devices are).
     init(path: String) throws {
         self.path = path
+        if let refusal = V4L2Device.refusal(path) { throw refusal }
         let fd = clipcam_v4l2_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
@@ -90,10 +138,29 @@ final class V4L2Device {
             case ENOENT, ENXIO, ENODEV: throw CameraError.missing(device: path, available: V4L2Device.present())
             case EBUSY: throw CameraError.busy(device: path)
             case EACCES, EPERM: throw CameraError.permissionDenied(device: path)
+            case ENOTTY, EINVAL:
+                throw CameraError.notV4L2Device(device: path, what: "a device that does not answer V4L2's QUERYCAP")
             default: throw CameraError.openFailed(device: path, errno: code)
             }
         }
         descriptor = fd
+    }
+
+    /// Why `path` cannot be a V4L2 device node, judged from `stat` alone; nil when it may be one.
+    static func refusal(_ path: String) -> CameraError? {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        switch status.st_mode & S_IFMT {
+        case S_IFCHR:
+            let major = deviceMajor(status.st_rdev)
+            guard major != videoMajor else { return nil }
+            let number = "\(major):\(deviceMinor(status.st_rdev))"
+            return .notV4L2Device(
+                device: path, what: "a character device (\(number); video4linux devices are \(videoMajor):N)")
+        case S_IFDIR: return .notV4L2Device(device: path, what: "a folder")
+        case S_IFREG: return .notV4L2Device(device: path, what: "a regular file")
+        default: return .notV4L2Device(device: path, what: "neither a file nor a character device")
+        }
     }
 
     deinit {
@@ -127,6 +194,28 @@ final class V4L2Device {
             if code == EINTR { continue }
             throw CameraError.ioctlFailed(device: path, ioctl: request.name, errno: code)
         }
+    }
+
+    /// Runs one ioctl on the driver itself, bypassing libv4l2's emulation: ENUM_FMT then lists only the formats
+    /// the camera sends and G_FMT gives the format it sends now. Retries on EINTR; throws `ioctlFailed`.
+    func driverIoctl<Argument>(_ request: V4L2Request, _ argument: inout Argument) throws {
+        precondition(descriptor >= 0, "ioctl on a closed device")
+        while true {
+            let result = withUnsafeMutablePointer(to: &argument) {
+                clipcam_driver_ioctl(descriptor, request.code, UnsafeMutableRawPointer($0))
+            }
+            if result != -1 { return }
+            let code = errno
+            if code == EINTR { continue }
+            throw CameraError.ioctlFailed(device: path, ioctl: request.name, errno: code)
+        }
+    }
+
+    /// QUERYCAP: what the node is. Throws `ioctlFailed` (ENODEV once the device has gone).
+    func capability() throws -> V4L2Capability {
+        var capability = v4l2_capability()
+        try ioctl(.queryCapability, &capability)
+        return V4L2Capability(capability)
     }
 
     /// Requests `count` memory-mapped buffers and maps each one; returns how many the driver granted.

@@ -2,8 +2,9 @@
 // with a simulated camera preloaded) and for checking a real camera by hand.
 //
 //   capture-probe [--frames N] [--width W] [--height H] [--fps F] [--buffers N] [--timeout S] [--reconnect]
-//                 [--fast] [--loop] [--queue CAPACITY --delay-ms D] SOURCE
+//                 [--fast] [--loop] [--queue CAPACITY --delay-ms D] [--save DIR] SOURCE
 //
+// --save writes each frame's pixels (packed BGR, no header) to DIR/frame-N.bgr, N counting from 0.
 // Without --queue the source is read directly. With it, a capture thread pushes into a LatestFrameQueue and
 // this thread pops, sleeping D ms per frame like a slow consumer; the last line gives the queue's counts.
 // Errors go to standard error as "capture-probe: <description>" with exit status 1.
@@ -16,6 +17,7 @@ struct Arguments {
     var options = CaptureOptions()
     var queueCapacity: Int?
     var delay = 0.0
+    var saveFolder: String?
 }
 
 func fail(_ message: String) -> Never {
@@ -47,6 +49,7 @@ func parseArguments() -> Arguments {
         case "--loop": arguments.options.loop = true
         case "--queue": arguments.queueCapacity = Int(number(word))
         case "--delay-ms": arguments.delay = number(word) / 1000
+        case "--save": arguments.saveFolder = value(word)
         default:
             guard !word.hasPrefix("--"), arguments.spec.isEmpty else { fail("unexpected argument \(word)") }
             arguments.spec = word
@@ -79,18 +82,26 @@ func describe(_ frame: Frame, position: Int) -> [String: Any] {
     ]
 }
 
-func header(name: String, format: SourceFormat) {
+func header(name: String, format: SourceFormat, driverFormat: String? = nil) {
     var line: [String: Any] = ["source": name, "width": format.width, "height": format.height]
     if let fps = format.fps { line["fps"] = fps }
+    if let driverFormat { line["driverFormat"] = driverFormat }
     emit(line)
+}
+
+func save(_ frame: Frame, position: Int) {
+    guard let folder = arguments.saveFolder else { return }
+    let path = "\(folder)/frame-\(position).bgr"
+    guard FileManager.default.createFile(atPath: path, contents: Data(frame.bgr)) else { fail("cannot write \(path)") }
 }
 
 func readDirectly(_ arguments: Arguments) throws {
     let source = try FrameSources.open(arguments.spec, options: arguments.options)
     try source.start()
-    header(name: source.name, format: source.format)
+    header(name: source.name, format: source.format, driverFormat: (source as? CameraSource)?.driverFormat)
     var count = 0
     while count < arguments.frames, let frame = try source.nextFrame() {
+        save(frame, position: count)
         emit(describe(frame, position: count))
         count += 1
     }
@@ -113,6 +124,7 @@ func readThroughQueue(_ arguments: Arguments, capacity: Int) throws {
     var failure: (any Error)?
     do {
         while count < arguments.frames, let frame = try queue.pop() {
+            save(frame, position: count)
             emit(describe(frame, position: count))
             count += 1
             Thread.sleep(forTimeInterval: arguments.delay)

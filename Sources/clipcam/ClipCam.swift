@@ -15,7 +15,7 @@ struct ClipCam: ParsableCommand {
             with `clipcam model random`.
             """,
         subcommands: [
-            Run.self, EmbedImage.self, EmbedText.self, Score.self, Label.self, Model.self, Bench.self,
+            Run.self, Cameras.self, EmbedImage.self, EmbedText.self, Score.self, Label.self, Model.self, Bench.self,
         ]
     )
 }

@@ -33,9 +33,10 @@ struct Run: ParsableCommand, RepeatableOptions {
     var prompts: String?
     @Option(
         help: ArgumentHelp(
-            "A camera (/dev/videoN), a video file, an image file, a folder of images, or synthetic[:WxH@FPS].",
+            "A camera (/dev/videoN, or N), a video file, an image file, a folder of images, or synthetic[:WxH@FPS] "
+                + "(default: the first camera `clipcam cameras` lists).",
             valueName: "source"))
-    var source = "/dev/video0"
+    var source: String?
     @Option(
         help: ArgumentHelp(
             "Requested capture size, each side 16–8192 pixels and at most 7680x4320 in all.", valueName: "WxH"))
@@ -154,6 +155,13 @@ struct Run: ParsableCommand, RepeatableOptions {
     }
 
     func run() throws {
+        let source: String
+        do {
+            source = try CameraDevices.runSource(self.source)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode.failure
+        }
         let texts = try prompts.map { try PromptFile.load($0, limit: Run.maxPrompts) } ?? prompt
         let engine = try model.loadEngine()
         var capture = CaptureOptions(fast: fast, loop: loop, reconnect: reconnect)
