@@ -239,7 +239,6 @@ private struct KeyReader {
 
     func int(_ object: [String: JSONValue], _ key: String, path: String) throws -> Int? {
         guard let value = object[key] else { return nil }
-        if value.isNonFiniteNumber { throw notFinite(path + key, value) }
         guard let result = value.intValue else { throw wrongType(path, key, "an integer", value) }
         return result
     }
@@ -247,7 +246,6 @@ private struct KeyReader {
     /// A number that fits a 32-bit float.
     func float(_ object: [String: JSONValue], _ key: String, path: String) throws -> Float? {
         guard let value = object[key] else { return nil }
-        if value.isNonFiniteNumber { throw notFinite(path + key, value) }
         guard let result = value.doubleValue else { throw wrongType(path, key, "a number", value) }
         guard Float(result).isFinite else {
             throw CLIPConfigurationError.invalidValue(
@@ -255,16 +253,6 @@ private struct KeyReader {
                 requirement: "a number a 32-bit float can hold (at most about 3.4e38 in size)")
         }
         return Float(result)
-    }
-
-    private func notFinite(_ key: String, _ value: JSONValue) -> CLIPConfigurationError {
-        let why: String
-        switch value.summary {
-        case "NaN": why = ", not NaN"
-        case "Infinity", "-Infinity": why = ", not infinity"
-        default: why = " (\(value.summary) is too large for a 64-bit float)"
-        }
-        return .invalidValue(file: file, key: key, value: value.summary, requirement: "a finite number" + why)
     }
 
     func bool(_ object: [String: JSONValue], _ key: String, path: String) throws -> Bool? {

@@ -56,33 +56,37 @@ func errorMessage(sourceLocation: SourceLocation = #_sourceLocation, _ body: () 
         } ?? ""
     }
 
+    /// Foundation's JSONSerialization refuses numbers beyond a Double and NaN/Infinity (which JSON does not have):
+    /// the message says so in plain words, with where, and never leaks a decoder's type names.
     @Test(arguments: [
-        (#"{"logit_scale_init_value": 1e999}"#, "logit_scale_init_value", "1e999"),
-        (#"{"logit_scale_init_value": -1e999}"#, "logit_scale_init_value", "-1e999"),
-        (#"{"logit_scale_init_value": NaN}"#, "logit_scale_init_value", "NaN"),
-        (#"{"text_config": {"layer_norm_eps": Infinity}}"#, "text_config.layer_norm_eps", "Infinity"),
-        (#"{"vision_config": {"hidden_size": 1e999}}"#, "vision_config.hidden_size", "1e999"),
-        (#"{"text_config_dict": {"num_hidden_layers": -Infinity}}"#, "text_config_dict.num_hidden_layers", "-Infinity"),
+        (#"{"logit_scale_init_value": 1e999}"#, "the number 1e999 is not finite (too large for a 64-bit float)"),
+        (#"{"logit_scale_init_value": -1e999}"#, "the number -1e999 is not finite (too large for a 64-bit float)"),
+        (
+            #"{"vision_config": {"hidden_size": 1e999}}"#,
+            "the number 1e999 is not finite (too large for a 64-bit float)"
+        ),
+        (#"{"logit_scale_init_value": NaN}"#, "invalid value around character 27"),
+        (#"{"text_config": {"layer_norm_eps": Infinity}}"#, "invalid value around character 35"),
     ])
-    func numbersThatAreNotFiniteNameTheKey(json: String, key: String, written: String) {
+    func numbersThatAreNotFiniteAreNamed(json: String, reason: String) {
         let text = message(json)
-        #expect(text.contains("test/config.json: \"\(key)\" is \(written), but it must be a finite number"), "\(text)")
-        for leak in ["Dictionary", "DecodingError", "typeMismatch", "Debug description"] {
+        #expect(text.contains("test/config.json is not valid JSON (\(reason)); fix or replace the file"), "\(text)")
+        for leak in ["Dictionary", "DecodingError", "typeMismatch", "Debug description", "Swift"] {
             #expect(!text.contains(leak), "\(text)")
         }
     }
 
     @Test func aNumberBeyondFloatRangeNamesTheKey() {
         let text = message(#"{"logit_scale_init_value": 1e300}"#)
-        #expect(text.contains("\"logit_scale_init_value\" is 1e300, but it must be a number a 32-bit float can hold"))
+        #expect(text.contains("\"logit_scale_init_value\" is 1e+300, but it must be a number a 32-bit float can hold"))
     }
 
-    @Test func syntaxErrorsNameTheByteAndTheKey() {
-        let text = message(#"{"text_config": {"hidden_size": 12,}}"#)
-        #expect(text.contains("test/config.json is not valid JSON (at byte 35, in \"text_config\""), "\(text)")
+    @Test func syntaxErrorsSayWhere() {
+        let text = message(#"{"text_config": {"hidden_size": 12 "x": 1}}"#)
+        #expect(text.contains("test/config.json is not valid JSON (") && text.contains("character"), "\(text)")
         let deep = "{\"text_config\": " + String(repeating: "[", count: 100_000) + "}"
         let nested = message(deep)
-        #expect(nested.contains("nested more than 64 deep"), "\(nested)")
+        #expect(nested.contains("is not valid JSON (too many nested arrays or dictionaries"), "\(nested)")
     }
 
     @Test func aConfigThatIsAFIFOFailsAtOnce() throws {
@@ -181,16 +185,16 @@ func errorMessage(sourceLocation: SourceLocation = #_sourceLocation, _ body: () 
     }
 
     @Test(arguments: [
-        (#"{"a":{"dtype":"F32","shape":[1e999],"data_offsets":[0,4]}}"#, #""shape" [1e999] holds 1e999"#),
-        (#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,1e999]}}"#, #""data_offsets" is [0, 1e999]"#),
+        (#"{"a":{"dtype":"F32","shape":[1e999],"data_offsets":[0,4]}}"#, "the number 1e999 is not finite"),
+        (#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,1e999]}}"#, "the number 1e999 is not finite"),
+        (#"{"a":{"dtype":"F32","shape":[1e300],"data_offsets":[0,4]}}"#, #""shape" [1e+300] holds 1e+300"#),
     ])
     func craftedNumbersAreNamedNotDecoderErrors(header: String, problem: String) throws {
         let folder = try TemporaryFolder()
         let url = try folder.write("crafted.safetensors", SafeTensorsBytes.file(header: header, data: [0, 0, 0, 0]))
         let text = errorMessage { _ = try SafeTensorsFile(url: url) } ?? ""
-        #expect(text.contains("header entry for tensor \"a\" is malformed"), "\(text)")
         #expect(text.contains(problem), "\(text)")
-        #expect(!text.contains("Dictionary") && !text.contains("DecodingError"), "\(text)")
+        for leak in ["Dictionary", "DecodingError", "Swift"] { #expect(!text.contains(leak), "\(text)") }
     }
 
     @Test func aDeeplyNestedHeaderIsAnError() throws {
@@ -198,8 +202,7 @@ func errorMessage(sourceLocation: SourceLocation = #_sourceLocation, _ body: () 
         let header = "{\"a\":" + String(repeating: "[", count: 200_000) + "}"
         let url = try folder.write("nested.safetensors", SafeTensorsBytes.file(header: header, data: []))
         let text = errorMessage { _ = try SafeTensorsFile(url: url) } ?? ""
-        #expect(text.contains("the safetensors header is not valid JSON (at byte "), "\(text)")
-        #expect(text.contains("nested more than 64 deep"), "\(text)")
+        #expect(text.contains("the safetensors header is not valid JSON (too many nested arrays"), "\(text)")
     }
 }
 
