@@ -25,6 +25,10 @@ let fastMath = numericSettings(cpu: "haswell")
 // VNNIKernels alone is compiled for AVX-512 with VNNI (Cascade Lake's set); CLIPModel calls it only on CPUs whose
 // flags list those extensions (QuantizedKernel).
 let vnniSettings = numericSettings(cpu: "cascadelake")
+// AVX512Kernels alone is compiled for AVX-512 F, CD, BW, DQ and VL (Skylake-SP's set, which every AVX-512 CPU has:
+// Intel since Skylake-SP, AMD since Zen 4); CLIPModel calls it only on CPUs whose flags list them (FloatKernel).
+// Only such a module may hold SIMD16<Float> arithmetic: compiled for AVX2, each 16-lane operation becomes two.
+let avx512Settings = numericSettings(cpu: "skylake-avx512")
 
 let package = Package(
     name: "clipcam",
@@ -50,7 +54,12 @@ let package = Package(
         // CLIP itself.
         .target(name: "CLIPTokenizer", dependencies: ["SafeFiles"]),
         .target(name: "VNNIKernels", swiftSettings: vnniSettings),
-        .target(name: "CLIPModel", dependencies: ["COpenBLAS", "VNNIKernels", "SafeFiles"], swiftSettings: fastMath),
+        // A software prefetch for the AVX-512 kernel (a C macro Swift cannot call).
+        .target(name: "CPrefetch"),
+        .target(name: "AVX512Kernels", dependencies: ["CPrefetch"], swiftSettings: avx512Settings),
+        .target(
+            name: "CLIPModel", dependencies: ["COpenBLAS", "VNNIKernels", "AVX512Kernels", "SafeFiles"],
+            swiftSettings: fastMath),
 
         // The live pipeline's parts.
         .target(name: "Capture", dependencies: ["CV4L2", "CSDL2", "CLinux", "SafeFiles"]),

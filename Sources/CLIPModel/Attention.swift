@@ -11,9 +11,9 @@ final class AttentionScratch {
     let scores: Buffer  // [maxTokens × maxTokens]
     let maxTokens: Int
 
-    init(headDim: Int, maxTokens: Int) {
-        keys = PackedPanels(depth: headDim, outputs: maxTokens)
-        values = PackedPanels(depth: maxTokens, outputs: headDim)
+    init(headDim: Int, maxTokens: Int, kernel: FloatKernel) {
+        keys = PackedPanels(depth: headDim, outputs: maxTokens, kernel: kernel)
+        values = PackedPanels(depth: maxTokens, outputs: headDim, kernel: kernel)
         scores = Buffer(maxTokens * maxTokens)
         self.maxTokens = maxTokens
     }
@@ -76,7 +76,7 @@ final class AttentionTask: PoolTask {
                 for (row, query) in queries.enumerated() {
                     let rowScores = scores + row * scoreStride
                     let visible = causal ? query + 1 : tokens
-                    Kernels.softmax(rowScores, count: visible)
+                    Kernels.softmax(rowScores, count: visible, kernel: own.keys.kernel)
                     if visible < tokens { (rowScores + visible).update(repeating: 0, count: tokens - visible) }
                 }
                 PackedGEMM.multiply(

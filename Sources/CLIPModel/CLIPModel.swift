@@ -25,17 +25,25 @@ public final class CLIPModel {
     public let precision: Precision
     /// The instructions of the int8 products (`QuantizedKernel.selected()` for an int8 model).
     public let int8Kernel: QuantizedKernel
+    /// The instructions of the fp32 products (both encoders; the image encoder's projection at every precision)
+    /// and why they were chosen.
+    public let floatKernel: FloatKernelChoice
 
     /// Loads `config.json` (or takes `configuration`, read from it already) and `model.safetensors` from
     /// `directory`, checks every size of the configuration against the file's tensor table and then every tensor
     /// (`CLIPConfigurationError`, `SafeTensorsError`, `CLIPWeightsError`), and only then packs the weights for the
     /// encoders' kernels (`precision` for the image encoder's blocks; the text encoder, which runs once per
-    /// prompt, stays fp32) and sizes the activation buffers.
+    /// prompt, stays fp32) and sizes the activation buffers. `floatKernel`: the fp32 kernel (default:
+    /// `FloatKernel.selected()`, the CPU's best unless CLIPCAM_KERNEL names one).
     public init(
         directory: URL, configuration: CLIPConfiguration? = nil, threads: Int = CLIPModel.defaultThreads,
-        precision: Precision = .fp32
+        precision: Precision = .fp32, floatKernel: FloatKernelChoice? = nil
     ) throws {
         let int8Kernel = precision == .int8 ? try QuantizedKernel.selected() : QuantizedKernel.preferred
+        let floatKernel = try floatKernel ?? FloatKernel.selected()
+        if let reason = floatKernel.kernel.unavailability() {
+            throw FloatKernelError(message: "the fp32 kernel \(floatKernel.kernel.rawValue) cannot run here: \(reason)")
+        }
         let configuration =
             try configuration ?? CLIPConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
         let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
@@ -44,13 +52,15 @@ public final class CLIPModel {
         self.directory = directory
         self.precision = precision
         self.int8Kernel = int8Kernel
+        self.floatKernel = floatKernel
         let pool = WorkerPool(threads: threads)
         self.pool = pool
         vision = VisionEncoder(
             weights: weights.vision, projection: weights.visualProjection, config: configuration.vision, pool: pool,
-            precision: precision, kernel: int8Kernel)
+            precision: precision, floatKernel: floatKernel.kernel, kernel: int8Kernel)
         text = TextEncoder(
-            weights: weights.text, projection: weights.textProjection, config: configuration.text, pool: pool)
+            weights: weights.text, projection: weights.textProjection, config: configuration.text, pool: pool,
+            floatKernel: floatKernel.kernel)
         logitScaleValue = weights.logitScale.pointer[0]
         // The encoders work on packed copies; the file's pages that packing read need not stay in this process's
         // memory (the few tensors used as they are, such as embeddings and LayerNorm weights, fault back in).

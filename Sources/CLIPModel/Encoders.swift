@@ -16,20 +16,21 @@ final class VisionEncoder {
 
     init(
         weights: VisionWeights, projection: FloatTensor, config: VisionConfig, pool: WorkerPool, precision: Precision,
-        kernel: QuantizedKernel
+        floatKernel: FloatKernel, kernel: QuantizedKernel
     ) {
         self.config = config
         self.weights = weights
         let patchLength = config.numChannels * config.patchSize * config.patchSize
         patchEmbedding = BlockLinear(
             weight: weights.patchEmbedding.pointer, bias: nil, outputs: config.hiddenSize, inputs: patchLength,
-            precision: precision, kernel: kernel)
+            precision: precision, floatKernel: floatKernel, kernel: kernel)
         self.projection = PackedLinear(
-            weight: projection.pointer, bias: nil, outputs: projection.shape[0], inputs: projection.shape[1])
+            weight: projection.pointer, bias: nil, outputs: projection.shape[0], inputs: projection.shape[1],
+            kernel: floatKernel)
         stack = TransformerStack(
             layers: weights.layers, width: config.hiddenSize, heads: config.numAttentionHeads,
             intermediate: config.intermediateSize, activation: config.hiddenAct, eps: config.layerNormEps,
-            maxTokens: config.tokenCount, pool: pool, precision: precision,
+            maxTokens: config.tokenCount, pool: pool, precision: precision, floatKernel: floatKernel,
             kernel: kernel, maxInputs: patchLength)
         let patchSize = config.patchSize
         patches = Buffer(config.gridSize * config.gridSize * config.numChannels * patchSize * patchSize)
@@ -91,15 +92,18 @@ final class TextEncoder {
     private let stack: TransformerStack
     private let pooled: Buffer  // [W]
 
-    init(weights: TextWeights, projection: FloatTensor, config: TextConfig, pool: WorkerPool) {
+    init(
+        weights: TextWeights, projection: FloatTensor, config: TextConfig, pool: WorkerPool, floatKernel: FloatKernel
+    ) {
         self.config = config
         self.weights = weights
         self.projection = PackedLinear(
-            weight: projection.pointer, bias: nil, outputs: projection.shape[0], inputs: projection.shape[1])
+            weight: projection.pointer, bias: nil, outputs: projection.shape[0], inputs: projection.shape[1],
+            kernel: floatKernel)
         stack = TransformerStack(
             layers: weights.layers, width: config.hiddenSize, heads: config.numAttentionHeads,
             intermediate: config.intermediateSize, activation: config.hiddenAct, eps: config.layerNormEps,
-            maxTokens: config.maxPositionEmbeddings, pool: pool)
+            maxTokens: config.maxPositionEmbeddings, pool: pool, floatKernel: floatKernel)
         pooled = Buffer(config.hiddenSize)
     }
 

@@ -3,6 +3,10 @@
 // in PackedGEMM.swift, attention in Attention.swift.
 import Foundation
 
+#if arch(x86_64)
+    import AVX512Kernels
+#endif
+
 enum Kernels {
     /// LayerNorm over each row of `width` values: (x − mean) / sqrt(var + eps) · weight + bias (biased variance).
     static func layerNorm(
@@ -41,6 +45,19 @@ enum Kernels {
             return 0.5 * x * (1 + erff(x * 0.70710678118654752))
         case .geluNew, .geluPytorchTanh:
             return 0.5 * x * (1 + tanhf(0.79788456080286536 * (x + 0.044715 * x * x * x)))
+        }
+    }
+
+    /// softmax over `count` values in place on `kernel`'s vectors (16 lanes for AVX-512, else 8).
+    static func softmax(_ values: UnsafeMutablePointer<Float>, count: Int, kernel: FloatKernel) {
+        switch kernel {
+        case .avx512:
+            #if arch(x86_64)
+                AVX512Math.softmax(values, count: count)
+            #else
+                preconditionFailure("no AVX-512 kernel on this architecture")
+            #endif
+        case .avx2: softmax(values, count: count)
         }
     }
 

@@ -1,39 +1,49 @@
-// The encoder's matrix kernel: C[rows × N] = A[rows × K] · Wᵀ (+ bias, + C, then an activation), with W packed
-// once at load into panels of 24 outputs. A 4 × 24 block of C lives in twelve 8-lane registers while K is walked;
-// each step loads three vectors of the panel and broadcasts one value of each of the four rows of A. Of the
-// shapes that fit AVX2's 16 vector registers, this one needs the fewest broadcasts per multiply-add (one per
-// three); measured on a 2-core AMD EPYC against a 5 × 16 block on the products of a ViT-B/32 block, it is 12–18 %
-// faster, and alone it runs at 100–110 GFLOP/s on one core, about the FMA units' own rate (110–115 with register
-// operands only). So AVX-512 brings nothing here: with its 32 registers, 8 × 24, 7 × 24 and 5 × 24 blocks, and
-// 4 × 24 compiled for AVX-512, all measured 100–110 on Zen 4 too. Bias, the residual add and the activation are
-// applied to each block as it leaves the registers. No software prefetch: asking for the next panel early was
-// measured 4–7 % slower than leaving the stream to the hardware prefetcher.
+// The encoder's matrix products: C[rows × N] = A[rows × K] · Wᵀ (+ bias, + C, then an activation), with W packed
+// once at load into panels for the kernel chosen at run time (FloatKernel): the AVX-512 kernel (AVX512Kernels,
+// panels of 32 outputs) or the AVX2 kernel below (panels of 24).
+//
+// The AVX2 kernel: a 4 × 24 block of C lives in twelve 8-lane registers while K is walked; each step loads three
+// vectors of the panel and broadcasts one value of each of the four rows of A. Of the shapes that fit AVX2's 16
+// vector registers, this one needs the fewest broadcasts per multiply-add (one per three); measured on a 2-core AMD
+// EPYC against a 5 × 16 block on the products of a ViT-B/32 block, it is 12–18 % faster, and alone it runs at
+// 100–110 GFLOP/s on one core, about the FMA units' own rate on a Zen 4 (110–115 with register operands only).
+// Bias, the residual add and the activation are applied to each block as it leaves the registers. No software
+// prefetch: asking for the next panel early was measured 4–7 % slower than leaving the stream to the hardware
+// prefetcher (on the Zen 4).
 import Foundation
+
+#if arch(x86_64)
+    import AVX512Kernels
+#endif
 
 typealias Lanes = SIMD8<Float>
 
-/// Panels of 24 outputs: panel p holds, for each input k, the 24 weights W[24p ..< 24p + 24][k] side by side.
-/// Outputs past the last whole panel are zero.
+/// Panels of `width` outputs (the kernel's: 24 or 32): panel p holds, for each input k, the weights
+/// W[width·p ..< width·(p + 1)][k] side by side. Outputs past the last whole panel are zero.
 final class PackedPanels {
-    static let width = 24
+    /// The kernel whose panels these are.
+    let kernel: FloatKernel
+    let width: Int
     /// K: floats per output.
     private(set) var depth: Int
     /// N: outputs.
     private(set) var outputs: Int
-    var panels: Int { (outputs + Self.width - 1) / Self.width }
+    var panels: Int { (outputs + width - 1) / width }
     let pointer: UnsafeMutablePointer<Float>
     /// Floats allocated.
     let capacity: Int
 
-    init(depth: Int, outputs: Int) {
+    init(depth: Int, outputs: Int, kernel: FloatKernel) {
+        self.kernel = kernel
+        width = kernel.panelWidth
         self.depth = depth
         self.outputs = outputs
-        let count = max((outputs + Self.width - 1) / Self.width * depth * Self.width, 1)
+        let count = max((outputs + width - 1) / width * depth * width, 1)
         capacity = count
         pointer = allocateWeights(bytes: count * 4).bindMemory(to: Float.self, capacity: count)
         // Only a partial last panel has slots that packing does not fill.
-        if outputs % Self.width != 0 {
-            let last = (outputs / Self.width) * depth * Self.width
+        if outputs % width != 0 {
+            let last = (outputs / width) * depth * width
             (pointer + last).initialize(repeating: 0, count: count - last)
         }
     }
@@ -44,14 +54,14 @@ final class PackedPanels {
 
     /// Reuses scratch panels for a smaller product (attention over fewer tokens than the most).
     func reshape(depth: Int, outputs: Int) {
-        precondition((outputs + Self.width - 1) / Self.width * depth * Self.width <= capacity, "panels too small")
+        precondition((outputs + width - 1) / width * depth * width <= capacity, "panels too small")
         self.depth = depth
         self.outputs = outputs
     }
 
     /// Packs W stored [outputs × depth] row-major (PyTorch's Linear layout).
-    convenience init(weight: UnsafePointer<Float>, outputs: Int, depth: Int) {
-        self.init(depth: depth, outputs: outputs)
+    convenience init(weight: UnsafePointer<Float>, outputs: Int, depth: Int, kernel: FloatKernel) {
+        self.init(depth: depth, outputs: outputs, kernel: kernel)
         packRows(weight, rowStride: depth, outputs: 0..<outputs)
     }
 
@@ -59,8 +69,8 @@ final class PackedPanels {
     func packRows(_ source: UnsafePointer<Float>, rowStride: Int, outputs: Range<Int>) {
         for output in outputs {
             let row = source + output * rowStride
-            let panel = pointer + (output / Self.width) * depth * Self.width + output % Self.width
-            for k in 0..<depth { panel[k * Self.width] = row[k] }
+            let panel = pointer + (output / width) * depth * width + output % width
+            for k in 0..<depth { panel[k * width] = row[k] }
         }
     }
 
@@ -68,16 +78,16 @@ final class PackedPanels {
     /// offset o. This is V in the attention product context = P · V.
     func packColumns(_ source: UnsafePointer<Float>, rowStride: Int) {
         for panel in 0..<panels {
-            let first = panel * Self.width
-            let count = min(Self.width, outputs - first)
-            let target = pointer + panel * depth * Self.width
+            let first = panel * width
+            let count = min(width, outputs - first)
+            let target = pointer + panel * depth * width
             for k in 0..<depth {
-                (target + k * Self.width).update(from: source + k * rowStride + first, count: count)
+                (target + k * width).update(from: source + k * rowStride + first, count: count)
             }
         }
     }
 
-    func panel(_ index: Int) -> UnsafePointer<Float> { UnsafePointer(pointer + index * depth * Self.width) }
+    func panel(_ index: Int) -> UnsafePointer<Float> { UnsafePointer(pointer + index * depth * width) }
 }
 
 /// A linear layer in run-time form: packed weight and bias padded to whole panels.
@@ -96,17 +106,19 @@ func allocateWeights(bytes: Int) -> UnsafeMutableRawPointer {
 
 final class PackedLinear {
     let weight: PackedPanels
-    /// panels × 16 floats, or nil.
+    /// One value per output padded with zeros to whole panels, or nil.
     let bias: UnsafeMutablePointer<Float>?
 
     var inputs: Int { weight.depth }
     var outputs: Int { weight.outputs }
 
-    init(weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outputs: Int, inputs: Int) {
-        self.weight = PackedPanels(weight: weight, outputs: outputs, depth: inputs)
+    init(
+        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outputs: Int, inputs: Int, kernel: FloatKernel
+    ) {
+        self.weight = PackedPanels(weight: weight, outputs: outputs, depth: inputs, kernel: kernel)
         if let bias {
-            let padded = UnsafeMutablePointer<Float>.allocate(capacity: self.weight.panels * PackedPanels.width)
-            padded.initialize(repeating: 0, count: self.weight.panels * PackedPanels.width)
+            let padded = UnsafeMutablePointer<Float>.allocate(capacity: self.weight.panels * self.weight.width)
+            padded.initialize(repeating: 0, count: self.weight.panels * self.weight.width)
             padded.update(from: bias, count: outputs)
             self.bias = padded
         } else {
@@ -114,10 +126,10 @@ final class PackedLinear {
         }
     }
 
-    convenience init(_ weights: LinearWeights) {
+    convenience init(_ weights: LinearWeights, kernel: FloatKernel) {
         self.init(
             weight: weights.weight.pointer, bias: weights.bias?.pointer, outputs: weights.weight.shape[0],
-            inputs: weights.weight.shape[1])
+            inputs: weights.weight.shape[1], kernel: kernel)
     }
 
     deinit {
@@ -138,18 +150,41 @@ struct ProductOutput {
 enum PackedGEMM {
     static let blockRows = 4
 
-    /// C = A · Wᵀ over `panels` of W, for `rows` rows of A (`lda` floats apart), one thread.
+    /// C = A · Wᵀ over `panels` of W, for `rows` rows of A (`lda` floats apart), one thread, on W's kernel.
     static func multiply(
         _ a: UnsafePointer<Float>, rows: Int, lda: Int, _ w: PackedPanels, bias: UnsafePointer<Float>?,
         panels: Range<Int>, output: ProductOutput
     ) {
+        switch w.kernel {
+        case .avx512:
+            #if arch(x86_64)
+                AVX512GEMM.multiply(
+                    a, rows: rows, lda: lda, weights: w.pointer, depth: w.depth, outputs: w.outputs, panels: panels,
+                    bias: bias,
+                    output: AVX512GEMM.Output(
+                        pointer: output.pointer, stride: output.stride, accumulate: output.accumulate,
+                        activation: output.activation.map(\.avx512)))
+            #else
+                preconditionFailure("no AVX-512 kernel on this architecture")
+            #endif
+        case .avx2:
+            multiplyAVX2(a, rows: rows, lda: lda, w, bias: bias, panels: panels, output: output)
+        }
+    }
+
+    /// The AVX2 kernel's C = A · Wᵀ over `panels` of W (packed for it: 24 outputs per panel).
+    static func multiplyAVX2(
+        _ a: UnsafePointer<Float>, rows: Int, lda: Int, _ w: PackedPanels, bias: UnsafePointer<Float>?,
+        panels: Range<Int>, output: ProductOutput
+    ) {
+        precondition(w.width == 24, "the AVX2 kernel takes panels of 24")
         for panel in panels {
-            let columns = min(PackedPanels.width, w.outputs - panel * PackedPanels.width)
-            let panelBias = bias.map { UnsafePointer($0 + panel * PackedPanels.width) }
+            let columns = min(24, w.outputs - panel * 24)
+            let panelBias = bias.map { UnsafePointer($0 + panel * 24) }
             var row = 0
             while row < rows {
                 let count = min(blockRows, rows - row)
-                let target = output.pointer + row * output.stride + panel * PackedPanels.width
+                let target = output.pointer + row * output.stride + panel * 24
                 // One or two rows left (a ViT-B/32 image has 50 tokens: 12 blocks of 4, then 2) take a block of
                 // two, which does half the work of a block of four with the last rows repeated.
                 if count <= 2 {
@@ -350,3 +385,16 @@ enum PackedGEMM {
         }
     }
 }
+
+#if arch(x86_64)
+    extension Activation {
+        /// The same activation in the AVX-512 kernel's terms.
+        var avx512: AVX512GEMM.Activation {
+            switch self {
+            case .quickGELU: .quickGELU
+            case .gelu: .gelu
+            case .geluNew, .geluPytorchTanh: .geluTanh
+            }
+        }
+    }
+#endif

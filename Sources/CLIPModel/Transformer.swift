@@ -20,22 +20,24 @@ enum BlockLinear {
     case float(PackedLinear)
     case int8(QuantizedLinear)
 
-    /// `kernel`: the integer kernel of an int8 layer.
+    /// `floatKernel`: the kernel of an fp32 layer; `kernel`: the integer kernel of an int8 layer.
     init(
         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outputs: Int, inputs: Int, precision: Precision,
-        kernel: QuantizedKernel
+        floatKernel: FloatKernel, kernel: QuantizedKernel
     ) {
         switch precision {
-        case .fp32: self = .float(PackedLinear(weight: weight, bias: bias, outputs: outputs, inputs: inputs))
+        case .fp32:
+            self = .float(
+                PackedLinear(weight: weight, bias: bias, outputs: outputs, inputs: inputs, kernel: floatKernel))
         case .int8:
             self = .int8(QuantizedLinear(weight: weight, bias: bias, outputs: outputs, inputs: inputs, kernel: kernel))
         }
     }
 
-    init(_ weights: LinearWeights, precision: Precision, kernel: QuantizedKernel) {
+    init(_ weights: LinearWeights, precision: Precision, floatKernel: FloatKernel, kernel: QuantizedKernel) {
         self.init(
             weight: weights.weight.pointer, bias: weights.bias?.pointer, outputs: weights.weight.shape[0],
-            inputs: weights.weight.shape[1], precision: precision, kernel: kernel)
+            inputs: weights.weight.shape[1], precision: precision, floatKernel: floatKernel, kernel: kernel)
     }
 
     var inputs: Int {
@@ -62,7 +64,7 @@ enum BlockLinear {
     /// Outputs per panel.
     var panelWidth: Int {
         switch self {
-        case .float: PackedPanels.width
+        case .float(let linear): linear.weight.width
         case .int8: QuantizedLinear.width
         }
     }
@@ -77,7 +79,10 @@ struct TransformerLayer {
     let fc1: BlockLinear  // [I, W]
     let fc2: BlockLinear  // [W, I]
 
-    init(_ weights: EncoderLayerWeights, heads: Int, precision: Precision, kernel: QuantizedKernel) {
+    init(
+        _ weights: EncoderLayerWeights, heads: Int, precision: Precision, floatKernel: FloatKernel,
+        kernel: QuantizedKernel
+    ) {
         let width = weights.qProj.weight.shape[0]
         let scale = 1 / Float(width / heads).squareRoot()
         let stackedWeight = UnsafeMutablePointer<Float>.allocate(capacity: 3 * width * width)
@@ -95,17 +100,18 @@ struct TransformerLayer {
         layerNorm1 = weights.layerNorm1
         qkv = BlockLinear(
             weight: stackedWeight, bias: stackedBias, outputs: 3 * width, inputs: width, precision: precision,
-            kernel: kernel)
-        outProj = BlockLinear(weights.outProj, precision: precision, kernel: kernel)
+            floatKernel: floatKernel, kernel: kernel)
+        outProj = BlockLinear(weights.outProj, precision: precision, floatKernel: floatKernel, kernel: kernel)
         layerNorm2 = weights.layerNorm2
-        fc1 = BlockLinear(weights.fc1, precision: precision, kernel: kernel)
-        fc2 = BlockLinear(weights.fc2, precision: precision, kernel: kernel)
+        fc1 = BlockLinear(weights.fc1, precision: precision, floatKernel: floatKernel, kernel: kernel)
+        fc2 = BlockLinear(weights.fc2, precision: precision, floatKernel: floatKernel, kernel: kernel)
     }
 }
 
 /// A stack of blocks with its activation buffers, sized once for `maxTokens`. The residual stream lives in
 /// `hidden`; callers fill its first rows, call `run`, and read the result back from `hidden`. `maxInputs`: the
 /// longest input of any other int8 product the caller runs through `product` (the patch embedding's).
+/// `floatKernel` runs the fp32 products and attention, `kernel` the int8 products.
 final class TransformerStack {
     let layers: [TransformerLayer]
     let width: Int
@@ -115,6 +121,7 @@ final class TransformerStack {
     let eps: Float
     let maxTokens: Int
     let pool: WorkerPool
+    let floatKernel: FloatKernel
 
     let hidden: Buffer  // [maxTokens × W]
     private let normed: Buffer  // [maxTokens × W]
@@ -127,10 +134,13 @@ final class TransformerStack {
 
     init(
         layers: [EncoderLayerWeights], width: Int, heads: Int, intermediate: Int, activation: Activation,
-        eps: Float, maxTokens: Int, pool: WorkerPool, precision: Precision = .fp32,
+        eps: Float, maxTokens: Int, pool: WorkerPool, precision: Precision = .fp32, floatKernel: FloatKernel,
         kernel: QuantizedKernel = .preferred, maxInputs: Int = 0
     ) {
-        self.layers = layers.map { TransformerLayer($0, heads: heads, precision: precision, kernel: kernel) }
+        self.layers = layers.map {
+            TransformerLayer($0, heads: heads, precision: precision, floatKernel: floatKernel, kernel: kernel)
+        }
+        self.floatKernel = floatKernel
         self.width = width
         self.heads = heads
         self.intermediate = intermediate
@@ -144,7 +154,9 @@ final class TransformerStack {
         context = Buffer(maxTokens * width)
         mlp = Buffer(maxTokens * intermediate)
         attention = AttentionTask(
-            scratch: (0..<pool.threads).map { _ in AttentionScratch(headDim: width / heads, maxTokens: maxTokens) })
+            scratch: (0..<pool.threads).map { _ in
+                AttentionScratch(headDim: width / heads, maxTokens: maxTokens, kernel: floatKernel)
+            })
         quantized =
             precision == .int8 ? QuantizedRows(rows: maxTokens, inputs: max(width, intermediate, maxInputs)) : nil
     }

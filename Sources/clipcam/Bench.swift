@@ -188,6 +188,7 @@ struct Bench: ParsableCommand {
             ("text_short_ms", format(shortMs, 2)), ("text_77_tokens_ms", format(longMs, 2)),
         ]
         fields += [("precision", "\"\(precision.rawValue)\"")] + int8Fields
+        fields += Bench.kernelFields(engine.model.floatKernel)
 
         // The engine moves to the pipeline's encoder thread; nothing above uses it afterwards.
         let pipeline = pipelineFrames > 0 ? try measurePipeline(engine: engine) : nil
@@ -333,6 +334,27 @@ struct Bench: ParsableCommand {
                     + "not a JSON line")
         }
         return seconds
+    }
+
+    /// The CPU (as /proc/cpuinfo names it), the fp32 kernel in use, why it was chosen, and every fp32 kernel this
+    /// CPU can run.
+    static func kernelFields(_ choice: FloatKernelChoice) -> [(String, String)] {
+        let cpu = CPUInfo.current
+        return [
+            ("cpu_vendor", jsonString(cpu.vendor)), ("cpu_family", cpu.family.map(String.init) ?? "null"),
+            ("cpu_model", cpu.model.map(String.init) ?? "null"), ("cpu_model_name", jsonString(cpu.modelName)),
+            ("fp32_kernel", jsonString(choice.kernel.rawValue)), ("kernel_reason", jsonString(choice.reason)),
+            (
+                "fp32_kernels_available",
+                "[" + FloatKernel.available().map { jsonString($0.rawValue) }.joined(separator: ", ") + "]"
+            ),
+        ]
+    }
+
+    /// `text` as a JSON string literal.
+    static func jsonString(_ text: String) -> String {
+        let data = try! JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes])
+        return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
     }
 
     /// A 640×480 frame of smooth colour gradients, blocks and noise that differ with `seed`.

@@ -3,6 +3,18 @@ import Testing
 
 @testable import CLIPModel
 
+#if arch(x86_64)
+    @testable import AVX512Kernels
+#endif
+
+/// Cancels the running test case, naming the kernel and what it lacks, when this CPU or build cannot run `kernel`:
+/// a kernel that cannot run is reported as not run, never passed over in silence.
+func requireKernel(_ kernel: FloatKernel, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    if let reason = kernel.unavailability() {
+        try Test.cancel("the \(kernel.rawValue) kernel is not run: \(reason)", sourceLocation: sourceLocation)
+    }
+}
+
 /// The numeric kernels against plain Double-precision formulas.
 @Suite struct KernelsTests {
     @Test func vectorExpIsAccurateOverTheWholeRange() {
@@ -81,11 +93,19 @@ import Testing
         }
     }
 
-    /// Every head's attention against a Double formula, with head sizes that fill whole 16-column panels (16) and
-    /// that do not (12), on one and two threads, for every query row and for one row alone.
-    @Test(arguments: [false, true], [1, 2])
-    func attentionMatchesNaive(causal: Bool, threads: Int) {
-        for (tokens, width, heads) in [(5, 12, 3), (50, 64, 4), (13, 36, 3)] {
+    /// Every head's attention against a Double formula, with head sizes that fill whole 16-column vectors (16, 32)
+    /// and that do not (12), token counts below, at and past a panel and a block, on one and two threads, for every
+    /// query row and for one row alone, on every fp32 kernel.
+    @Test(arguments: [false, true], FloatKernel.allCases)
+    func attentionMatchesNaive(causal: Bool, kernel: FloatKernel) throws {
+        try requireKernel(kernel)
+        for threads in [1, 2] {
+            try attentionMatchesNaive(causal: causal, threads: threads, kernel: kernel)
+        }
+    }
+
+    func attentionMatchesNaive(causal: Bool, threads: Int, kernel: FloatKernel) throws {
+        for (tokens, width, heads) in [(5, 12, 3), (50, 64, 4), (13, 36, 3), (33, 64, 2), (11, 96, 3)] {
             let headDim = width / heads
             let scale = 1 / Float(headDim).squareRoot()
             let qkv: [Float] = (0..<(tokens * 3 * width)).map { Float(($0 * 53) % 41) / 10 - 2 }
@@ -94,7 +114,9 @@ import Testing
             for i in 0..<tokens { for c in 0..<width { scaled[i * 3 * width + c] *= scale } }
             let pool = WorkerPool(threads: threads)
             let task = AttentionTask(
-                scratch: (0..<threads).map { _ in AttentionScratch(headDim: headDim, maxTokens: tokens + 3) })
+                scratch: (0..<threads).map { _ in
+                    AttentionScratch(headDim: headDim, maxTokens: tokens + 3, kernel: kernel)
+                })
             for queries in [0..<tokens, (tokens - 1)..<tokens, 0..<1] {
                 var context = [Float](repeating: .nan, count: tokens * width)
                 task.perform(
@@ -125,7 +147,7 @@ import Testing
                             let got = Double(context[i * width + head * headDim + d])
                             #expect(
                                 abs(got - expected) < 2e-5,
-                                "tokens \(tokens) head \(head) row \(i) dim \(d): \(got) vs \(expected)")
+                                "\(kernel) tokens \(tokens) head \(head) row \(i) dim \(d): \(got) vs \(expected)")
                         }
                     }
                 }
@@ -133,18 +155,26 @@ import Testing
         }
     }
 
-    /// The packed product against a Double formula over shapes with partial row blocks and partial panels, with
-    /// bias, residual accumulation and an activation, the panels shared among one to three workers.
-    @Test(arguments: [1, 2, 3])
-    func packedProductMatchesNaive(threads: Int) {
+    /// The packed product against a Double formula over shapes with partial row blocks (both kernels' blocks: 4 and
+    /// 10 rows) and partial panels (24 and 32 outputs, and vectors of 8 and 16), with bias, residual accumulation and
+    /// an activation, the panels shared among one to three workers, on every fp32 kernel.
+    @Test(arguments: [1, 2, 3], FloatKernel.allCases)
+    func packedProductMatchesNaive(threads: Int, kernel: FloatKernel) throws {
+        try requireKernel(kernel)
         let pool = WorkerPool(threads: threads)
-        for (rows, inputs, outputs) in [(1, 3, 2), (5, 8, 16), (7, 19, 33), (12, 50, 40), (50, 64, 48)] {
+        let shapes = [
+            (1, 3, 2), (5, 8, 16), (7, 19, 33), (12, 50, 40), (50, 64, 48), (10, 1, 17), (11, 24, 31), (19, 9, 65),
+            (21, 40, 96), (3, 70, 100), (23, 5, 8), (2, 17, 49),
+        ]
+        for (rows, inputs, outputs) in shapes {
             let x: [Float] = (0..<(rows * inputs)).map { Float(($0 * 31) % 17) / 8 - 1 }
             let w: [Float] = (0..<(outputs * inputs)).map { Float(($0 * 7) % 13) / 6 - 1 }
             let b: [Float] = (0..<outputs).map { Float($0 % 5) - 2 }
             let residual: [Float] = (0..<(rows * outputs)).map { Float($0 % 3) }
-            let linear = PackedLinear(weight: w, bias: b, outputs: outputs, inputs: inputs)
-            for (accumulate, activation) in [(false, nil), (true, nil), (false, Activation.quickGELU)] {
+            let activations: [Activation?] = [nil, .quickGELU, .gelu, .geluNew]
+            for (accumulate, activation) in [(false, nil), (true, nil)] + activations.dropFirst().map({ (true, $0) }) {
+                let linear = PackedLinear(
+                    weight: w, bias: activation == .gelu ? nil : b, outputs: outputs, inputs: inputs, kernel: kernel)
                 // One extra row after the output checks that nothing is written past the last row.
                 var y = residual + [Float](repeating: 7, count: outputs)
                 runProduct(
@@ -152,15 +182,109 @@ import Testing
                     activation: activation, pool: pool)
                 for r in 0..<rows {
                     for o in 0..<outputs {
-                        var exact = Double(b[o])
+                        var exact = activation == .gelu ? 0 : Double(b[o])
                         for k in 0..<inputs { exact += Double(x[r * inputs + k]) * Double(w[o * inputs + k]) }
                         if accumulate { exact += Double(residual[r * outputs + o]) }
-                        if activation != nil { exact = exact / (1 + Foundation.exp(-1.702 * exact)) }
-                        #expect(abs(Double(y[r * outputs + o]) - exact) < 1e-4 * max(1, abs(exact)))
+                        if let activation { exact = Self.activation(activation, exact) }
+                        let got = Double(y[r * outputs + o])
+                        #expect(
+                            abs(got - exact) < 1e-4 * max(1, abs(exact)),
+                            "\(kernel) \(rows)×\(inputs)×\(outputs) [\(r), \(o)] \(activation.map { "\($0)" } ?? "-"): \(got) vs \(exact)"
+                        )
                     }
                 }
                 #expect(y[(rows * outputs)...].allSatisfy { $0 == 7 }, "\(rows)×\(outputs): wrote past the end")
             }
+        }
+    }
+
+    /// Products into rows of a wider matrix (as attention writes a head's context) and from rows of a wider one
+    /// (as it reads a head's queries), over a part of the panels: only those columns are written.
+    @Test(arguments: FloatKernel.allCases)
+    func stridedProductOverSomePanels(kernel: FloatKernel) throws {
+        try requireKernel(kernel)
+        let rows = 13
+        let inputs = 20
+        let lda = 29
+        let outputs = 80
+        let stride = 91
+        let x: [Float] = (0..<(rows * lda)).map { Float(($0 * 13) % 11) / 5 - 1 }
+        let w: [Float] = (0..<(outputs * inputs)).map { Float(($0 * 5) % 9) / 4 - 1 }
+        let panels = PackedPanels(weight: w, outputs: outputs, depth: inputs, kernel: kernel)
+        let width = kernel.panelWidth
+        for range in [0..<panels.panels, 1..<2, (panels.panels - 1)..<panels.panels] {
+            var y = [Float](repeating: 7, count: rows * stride)
+            y.withUnsafeMutableBufferPointer { out in
+                PackedGEMM.multiply(
+                    x, rows: rows, lda: lda, panels, bias: nil, panels: range,
+                    output: ProductOutput(pointer: out.baseAddress!, stride: stride))
+            }
+            let columns = (range.lowerBound * width)..<min(outputs, range.upperBound * width)
+            for r in 0..<rows {
+                for o in 0..<stride {
+                    let got = y[r * stride + o]
+                    guard columns.contains(o) else {
+                        #expect(got == 7, "\(kernel) panels \(range): [\(r), \(o)] written")
+                        continue
+                    }
+                    var exact = 0.0
+                    for k in 0..<inputs { exact += Double(x[r * lda + k]) * Double(w[o * inputs + k]) }
+                    #expect(abs(Double(got) - exact) < 1e-4 * max(1, abs(exact)), "\(kernel) [\(r), \(o)]")
+                }
+            }
+        }
+    }
+
+    /// The 16-lane eˣ, softmax and activations of the AVX-512 kernel against Double formulas, as the 8-lane ones
+    /// above.
+    @Test func avx512ElementwiseKernels() throws {
+        try requireKernel(.avx512)
+        #if arch(x86_64)
+            var worst = 0.0
+            var x: Float = -87
+            while x < 88 {
+                let lanes = SIMD16<Float>((0..<16).map { x + Float($0) * 0.0013 })
+                let result = AVX512Math.exp(lanes)
+                for lane in 0..<16 {
+                    let exact = Foundation.exp(Double(lanes[lane]))
+                    worst = max(worst, abs(Double(result[lane]) - exact) / exact)
+                }
+                x += 0.0213
+            }
+            #expect(worst < 3e-7, "relative error \(worst)")
+            for count in [1, 7, 15, 16, 17, 33, 50, 77, 197] {
+                let inputs: [Float] = (0..<count).map { Float(($0 * 37) % 23) * 3 + 500 }
+                var values = inputs
+                values.withUnsafeMutableBufferPointer { AVX512Math.softmax($0.baseAddress!, count: count) }
+                let maximum = Double(inputs.max()!)
+                let exps = inputs.map { Foundation.exp(Double($0) - maximum) }
+                let total = exps.reduce(0, +)
+                for (value, e) in zip(values, exps) {
+                    #expect(abs(Double(value) - e / total) < 3e-7, "count \(count)")
+                }
+            }
+            for activation in Activation.allCases {
+                let inputs: [Float] = (0..<208).map { Float($0) * 0.1 - 10.05 }
+                for start in stride(from: 0, to: inputs.count, by: 16) {
+                    let result = AVX512GEMM.activate(activation.avx512, SIMD16<Float>(inputs[start..<(start + 16)]))
+                    for lane in 0..<16 {
+                        let exact = Self.activation(activation, Double(inputs[start + lane]))
+                        #expect(
+                            abs(Double(result[lane]) - exact) <= 1e-6 * max(1, abs(exact)),
+                            "\(activation) at \(inputs[start + lane])")
+                    }
+                }
+            }
+        #endif
+    }
+
+    /// The activations in Double.
+    static func activation(_ activation: Activation, _ d: Double) -> Double {
+        switch activation {
+        case .quickGELU: return d / (1 + Foundation.exp(-1.702 * d))
+        case .gelu: return 0.5 * d * (1 + erf(d / 2.0.squareRoot()))
+        case .geluNew, .geluPytorchTanh:
+            return 0.5 * d * (1 + tanh((2 / Double.pi).squareRoot() * (d + 0.044715 * d * d * d)))
         }
     }
 

@@ -3,12 +3,14 @@ import Testing
 
 @testable import CLIPModel
 
-/// The Swift encoders against transformers' CLIPModel on the fixture models (scripts/fixtures/gen_models.py).
+/// The Swift encoders against transformers' CLIPModel on the fixture models (scripts/fixtures/gen_models.py), on
+/// every fp32 kernel (one this CPU cannot run is reported as not run).
 @Suite struct ReferenceTests {
-    @Test(arguments: Fixtures.modelNames)
-    func imageEmbeddingsMatchTransformers(model name: String) throws {
+    @Test(arguments: Fixtures.modelNames, FloatKernel.allCases)
+    func imageEmbeddingsMatchTransformers(model name: String, kernel: FloatKernel) throws {
+        try requireKernel(kernel)
         let reference = try Reference(model: name)
-        let model = try CLIPModel(directory: Fixtures.model(name))
+        let model = try CLIPModel(directory: Fixtures.model(name), floatKernel: .forced(kernel))
         #expect(reference.pixelValues.count == reference.imageNames.count)
         #expect(reference.pixelValues.count >= 6)
         var worst: Float = 0
@@ -23,13 +25,14 @@ import Testing
             #expect(difference <= 1e-4, "\(name) image \(reference.imageNames[index]): max abs diff \(difference)")
             #expect(similarity >= 0.99999, "\(name) image \(reference.imageNames[index]): cosine \(similarity)")
         }
-        print("\(name): image embeddings max abs diff \(worst) (normalised), min cosine \(worstCosine)")
+        print("\(name), \(kernel): image embeddings max abs diff \(worst) (normalised), min cosine \(worstCosine)")
     }
 
-    @Test(arguments: Fixtures.modelNames)
-    func textEmbeddingsMatchTransformers(model name: String) throws {
+    @Test(arguments: Fixtures.modelNames, FloatKernel.allCases)
+    func textEmbeddingsMatchTransformers(model name: String, kernel: FloatKernel) throws {
+        try requireKernel(kernel)
         let reference = try Reference(model: name)
-        let model = try CLIPModel(directory: Fixtures.model(name))
+        let model = try CLIPModel(directory: Fixtures.model(name), floatKernel: .forced(kernel))
         #expect(reference.inputIDs.count == reference.prompts.count)
         var worst: Float = 0
         var worstCosine = 1.0
@@ -43,6 +46,6 @@ import Testing
             #expect(difference <= 1e-4, "\(name) prompt \"\(reference.prompts[index])\": max abs diff \(difference)")
             #expect(similarity >= 0.99999, "\(name) prompt \"\(reference.prompts[index])\": cosine \(similarity)")
         }
-        print("\(name): text embeddings max abs diff \(worst) (normalised), min cosine \(worstCosine)")
+        print("\(name), \(kernel): text embeddings max abs diff \(worst) (normalised), min cosine \(worstCosine)")
     }
 }
