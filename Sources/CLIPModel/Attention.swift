@@ -65,7 +65,7 @@ final class AttentionTask: PoolTask {
         own.values.reshape(depth: tokens, outputs: headDim)
         let scores = own.scores.pointer
         let scoreStride = own.maxTokens
-        while let claimed = pool.claim(heads) {
+        while let claimed = pool.claim(heads, worker: worker) {
             for head in claimed {
                 own.keys.packRows(qkv + width + head * headDim, rowStride: stride, outputs: 0..<tokens)
                 own.values.packColumns(qkv + 2 * width + head * headDim, rowStride: stride)

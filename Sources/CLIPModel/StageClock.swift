@@ -7,8 +7,12 @@ public enum EncoderStage: String, CaseIterable, Sendable {
     case patchEmbedding = "patch_embed"
     /// Every LayerNorm: pre, the two of each block, post.
     case layerNorm = "layernorm"
-    /// The q/k/v product, the attention of every head, and the output projection.
+    /// The q/k/v product.
+    case qkv
+    /// The attention of every head: scores, softmax, context.
     case attention
+    /// The attention's output projection (with the residual add).
+    case outProjection = "out_proj"
     /// fc1 with its activation, and fc2.
     case mlp
     /// The final projection to the embedding.

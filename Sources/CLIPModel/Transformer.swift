@@ -210,13 +210,15 @@ final class TransformerStack {
                     normed.pointer + first * width, rows: 1, layer.qkv, into: qkv.pointer + first * 3 * width,
                     panels: 0..<queryPanels)
             }
+            clock?.mark(.qkv)
             attention.perform(
                 qkv: qkv.pointer, tokens: tokens, width: width, heads: heads, causal: causal, queries: rows,
                 context: context.pointer, pool: pool)
+            clock?.mark(.attention)
             product(
                 context.pointer + first * width, rows: rows.count, layer.outProj, into: x + first * width,
                 accumulate: true)
-            clock?.mark(.attention)
+            clock?.mark(.outProjection)
 
             Kernels.layerNorm(
                 x + first * width, rows: rows.count, width: width, weight: layer.layerNorm2.weight.pointer,
@@ -263,7 +265,7 @@ final class ProductTask: PoolTask {
 
     func run(worker: Int) {
         guard let x, let linear, let pool else { return }
-        while let claimed = pool.claim(panels.count) {
+        while let claimed = pool.claim(panels.count, worker: worker) {
             let share = (panels.lowerBound + claimed.lowerBound)..<(panels.lowerBound + claimed.upperBound)
             switch linear {
             case .float(let packed):

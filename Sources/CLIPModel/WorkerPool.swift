@@ -3,7 +3,10 @@
 // one encoding follow each other within microseconds) and then sleeps on a condition variable, so an idle
 // encoder costs no CPU. Jobs are objects made once (PoolTask) and handed over by an unretained reference, so
 // that starting one allocates nothing; workers claim a job's items one by one (`claim`), so that a worker held up
-// by another thread of the process (capture, display) does not hold the others up.
+// by another thread of the process (capture, display) does not hold the others up. Each worker first claims the
+// items of its own contiguous share in order, then helps the others with theirs: so the item a worker works on next
+// is, but at the end, the one after its current one, and the AVX-512 kernel's prefetch of the next panel is for
+// itself.
 import Foundation
 import Synchronization
 
@@ -24,8 +27,8 @@ final class WorkerPool: @unchecked Sendable {
     let threads: Int
 
     private let generation = Atomic<Int>(0)
-    /// The next unclaimed item of the current job.
-    private let nextItem = Atomic<Int>(0)
+    /// Items claimed so far of each worker's share of the current job.
+    private let claimed: [ShareCounter]
     private let pending = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     private var mutex = pthread_mutex_t()
@@ -40,6 +43,7 @@ final class WorkerPool: @unchecked Sendable {
 
     init(threads: Int) {
         self.threads = max(1, threads)
+        claimed = (0..<self.threads).map { _ in ShareCounter() }
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&wake, nil)
         for index in 1..<self.threads {
@@ -70,7 +74,7 @@ final class WorkerPool: @unchecked Sendable {
 
     /// Runs `task.run(worker:)` on every worker in 0..<threads at once and returns when all have finished.
     func run(_ task: PoolTask) {
-        nextItem.store(0, ordering: .relaxed)
+        for counter in claimed { counter.value.store(0, ordering: .relaxed) }
         if threads == 1 {
             task.run(worker: 0)
             return
@@ -94,14 +98,20 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    /// Claims the next of a job's `count` items for the calling worker (nil when none are left). Items are handed
-    /// out one at a time: a panel of a product takes tens of microseconds, so the claims cost nothing that shows,
-    /// and the workers finish within one item of each other (with chunks of an eighth of a share, one worker waited
-    /// for the other's last chunk; a ViT-B/32 image took 5–10 % longer on two threads). Every worker of one job
-    /// must pass the same count.
-    func claim(_ count: Int) -> Range<Int>? {
-        let item = nextItem.wrappingAdd(1, ordering: .relaxed).oldValue
-        return item < count ? item..<(item + 1) : nil
+    /// Claims the next of a job's `count` items for worker `worker` (nil when none are left): the next of its own
+    /// share (items w·count/threads ..< (w + 1)·count/threads, in order), else the next of another worker's share.
+    /// Items are handed out one at a time: a panel of a product takes tens of microseconds, so the claims cost
+    /// nothing that shows, and the workers finish within one item of each other (with chunks of an eighth of a
+    /// share, one worker waited for the other's last chunk; a ViT-B/32 image took 5–10 % longer on two threads).
+    /// Every worker of one job must pass the same count.
+    func claim(_ count: Int, worker: Int) -> Range<Int>? {
+        for step in 0..<threads {
+            let owner = (worker + step) % threads
+            let first = owner * count / threads
+            let item = first + claimed[owner].value.wrappingAdd(1, ordering: .relaxed).oldValue
+            if item < (owner + 1) * count / threads { return item..<(item + 1) }
+        }
+        return nil
     }
 
     private func helperLoop(index: Int) {
@@ -124,6 +134,11 @@ final class WorkerPool: @unchecked Sendable {
             pending.subtract(1, ordering: .releasing)
         }
     }
+}
+
+/// The number of items one worker's share has given out.
+private final class ShareCounter {
+    let value = Atomic<Int>(0)
 }
 
 /// What a helper thread is started with. The pool is not retained: its deinit joins the helpers first.

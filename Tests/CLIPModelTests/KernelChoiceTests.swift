@@ -5,6 +5,24 @@ import Testing
 
 /// The CPU's identification and the choice of the fp32 kernel from it.
 @Suite struct KernelChoiceTests {
+    /// Why `kernel`'s tests are skipped on this CPU.
+    static func notRun(_ kernel: FloatKernel) -> Comment {
+        Comment(rawValue: "the \(kernel.rawValue) kernel is not tested: \(kernel.unavailability() ?? "")")
+    }
+
+    /// Reported as skipped, naming the missing flags, where this CPU cannot run the AVX-512 kernel; the product,
+    /// attention and reference tests then run on the AVX2 kernel alone.
+    @Test(.enabled(if: FloatKernel.avx512.isAvailable(), notRun(.avx512)))
+    func avx512KernelIsTested() {
+        #expect(testedKernels.contains(.avx512))
+    }
+
+    /// Reported as skipped, naming the missing flags, where this CPU cannot run the AVX2 kernel.
+    @Test(.enabled(if: FloatKernel.avx2.isAvailable(), notRun(.avx2)))
+    func avx2KernelIsTested() {
+        #expect(testedKernels.contains(.avx2))
+    }
+
     static let zen5 = """
         processor\t: 0
         vendor_id\t: AuthenticAMD

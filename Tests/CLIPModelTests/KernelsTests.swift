@@ -7,13 +7,9 @@ import Testing
     @testable import AVX512Kernels
 #endif
 
-/// Cancels the running test case, naming the kernel and what it lacks, when this CPU or build cannot run `kernel`:
-/// a kernel that cannot run is reported as not run, never passed over in silence.
-func requireKernel(_ kernel: FloatKernel, sourceLocation: SourceLocation = #_sourceLocation) throws {
-    if let reason = kernel.unavailability() {
-        try Test.cancel("the \(kernel.rawValue) kernel is not run: \(reason)", sourceLocation: sourceLocation)
-    }
-}
+/// The fp32 kernels this CPU runs: the kernel tests take each of them. The kernels it cannot run are reported as
+/// skipped, with the missing flags, by KernelChoiceTests' `avx512KernelIsTested` and `avx2KernelIsTested`.
+let testedKernels = FloatKernel.available()
 
 /// The numeric kernels against plain Double-precision formulas.
 @Suite struct KernelsTests {
@@ -96,15 +92,14 @@ func requireKernel(_ kernel: FloatKernel, sourceLocation: SourceLocation = #_sou
     /// Every head's attention against a Double formula, with head sizes that fill whole 16-column vectors (16, 32)
     /// and that do not (12), token counts below, at and past a panel and a block, on one and two threads, for every
     /// query row and for one row alone, on every fp32 kernel.
-    @Test(arguments: [false, true], FloatKernel.allCases)
-    func attentionMatchesNaive(causal: Bool, kernel: FloatKernel) throws {
-        try requireKernel(kernel)
+    @Test(arguments: [false, true], testedKernels)
+    func attentionMatchesNaive(causal: Bool, kernel: FloatKernel) {
         for threads in [1, 2] {
-            try attentionMatchesNaive(causal: causal, threads: threads, kernel: kernel)
+            attentionMatchesNaive(causal: causal, threads: threads, kernel: kernel)
         }
     }
 
-    func attentionMatchesNaive(causal: Bool, threads: Int, kernel: FloatKernel) throws {
+    func attentionMatchesNaive(causal: Bool, threads: Int, kernel: FloatKernel) {
         for (tokens, width, heads) in [(5, 12, 3), (50, 64, 4), (13, 36, 3), (33, 64, 2), (11, 96, 3)] {
             let headDim = width / heads
             let scale = 1 / Float(headDim).squareRoot()
@@ -158,9 +153,8 @@ func requireKernel(_ kernel: FloatKernel, sourceLocation: SourceLocation = #_sou
     /// The packed product against a Double formula over shapes with partial row blocks (both kernels' blocks: 4 and
     /// 10 rows) and partial panels (24 and 32 outputs, and vectors of 8 and 16), with bias, residual accumulation and
     /// an activation, the panels shared among one to three workers, on every fp32 kernel.
-    @Test(arguments: [1, 2, 3], FloatKernel.allCases)
-    func packedProductMatchesNaive(threads: Int, kernel: FloatKernel) throws {
-        try requireKernel(kernel)
+    @Test(arguments: [1, 2, 3], testedKernels)
+    func packedProductMatchesNaive(threads: Int, kernel: FloatKernel) {
         let pool = WorkerPool(threads: threads)
         let shapes = [
             (1, 3, 2), (5, 8, 16), (7, 19, 33), (12, 50, 40), (50, 64, 48), (10, 1, 17), (11, 24, 31), (19, 9, 65),
@@ -200,9 +194,8 @@ func requireKernel(_ kernel: FloatKernel, sourceLocation: SourceLocation = #_sou
 
     /// Products into rows of a wider matrix (as attention writes a head's context) and from rows of a wider one
     /// (as it reads a head's queries), over a part of the panels: only those columns are written.
-    @Test(arguments: FloatKernel.allCases)
-    func stridedProductOverSomePanels(kernel: FloatKernel) throws {
-        try requireKernel(kernel)
+    @Test(arguments: testedKernels)
+    func stridedProductOverSomePanels(kernel: FloatKernel) {
         let rows = 13
         let inputs = 20
         let lda = 29
@@ -237,8 +230,8 @@ func requireKernel(_ kernel: FloatKernel, sourceLocation: SourceLocation = #_sou
 
     /// The 16-lane eˣ, softmax and activations of the AVX-512 kernel against Double formulas, as the 8-lane ones
     /// above.
-    @Test func avx512ElementwiseKernels() throws {
-        try requireKernel(.avx512)
+    @Test(.enabled(if: FloatKernel.avx512.isAvailable(), KernelChoiceTests.notRun(.avx512)))
+    func avx512ElementwiseKernels() {
         #if arch(x86_64)
             var worst = 0.0
             var x: Float = -87
@@ -299,7 +292,7 @@ func requireKernel(_ kernel: FloatKernel, sourceLocation: SourceLocation = #_sou
             let workers = UnsafeMutablePointer<Int>.allocate(capacity: count)
             defer { workers.deallocate() }
             pool.run { worker in
-                while let chunk = pool.claim(count) {
+                while let chunk = pool.claim(count, worker: worker) {
                     for item in chunk {
                         seen[item] += 1
                         workers[item] = worker
@@ -309,5 +302,22 @@ func requireKernel(_ kernel: FloatKernel, sourceLocation: SourceLocation = #_sou
             #expect((0..<count).allSatisfy { seen[$0] == 1 }, "count \(count)")
             #expect((0..<count).allSatisfy { (0..<threads).contains(workers[$0]) })
         }
+    }
+
+    /// A worker takes its own share first, in order, then the others' shares (here the other workers claim nothing).
+    @Test func aWorkerClaimsItsOwnShareFirst() {
+        let pool = WorkerPool(threads: 3)
+        let order = UnsafeMutablePointer<Int>.allocate(capacity: 10)
+        defer { order.deallocate() }
+        var claims = 0
+        pool.run { worker in
+            guard worker == 1 else { return }
+            while let chunk = pool.claim(10, worker: worker) {
+                order[claims] = chunk.lowerBound
+                claims += 1
+            }
+        }
+        #expect(claims == 10)
+        #expect(Array(UnsafeBufferPointer(start: order, count: claims)) == [3, 4, 5, 6, 7, 8, 9, 0, 1, 2])
     }
 }
