@@ -3,10 +3,11 @@
 // The flags tell whether a CPU has AVX-512, not how wide its units are: Zen 5 and Intel's Xeons since Skylake-SP
 // (with two FMA units) run a 16-lane FMA at once, Zen 4 (and Xeons with one FMA unit) in two 256-bit halves, so that
 // 16-lane blocks do no more multiply-adds per cycle than 8-lane ones. So on a CPU with AVX-512 the choice is
-// measured once per process: both kernels multiply the same small product in turn (about 1 ms in all), and the
-// 16-lane kernel is taken when its best time beats the 8-lane kernel's by at least `avx512Margin`. On the Zen 5 of
-// family 26 model 2 it measures 1.8–2.1× (its units are 512 bits wide); where it gains less, the 8-lane kernel is
-// kept: on a Zen 4 it ran at 100–110 GFLOP/s of the FMA units' 110–115 (register operands only), and 8 × 24,
+// measured once per process: both kernels multiply the same small product in turn, and the 16-lane kernel is taken
+// when its best time beats the 8-lane kernel's by at least `avx512Margin`. Measured on the 2-core AMD EPYC of family
+// 26 model 2 (Zen 5, 512-bit units), release build: the measurement takes 2.1 ms and gives 1.92–1.95× (five
+// processes, load average 4–5). Where it gives less, the 8-lane kernel is kept: on the Zen 4 this project was first
+// measured on, the AVX2 kernel ran at 100–110 GFLOP/s of the FMA units' 110–115 (register operands only), and 8 × 24,
 // 7 × 24 and 5 × 24 blocks in AVX-512's 32 registers measured the same, so the AVX-512 side cannot gain much there.
 // CLIPCAM_KERNEL=<name> forces a kernel (to time or test one).
 import Foundation
@@ -82,10 +83,16 @@ public enum FloatKernel: String, Sendable, CaseIterable {
                     + "\(avx512Margin)×: 512-bit units)",
                 measuredAVX512Speedup: ratio)
         }
+        #if DEBUG
+            // Unoptimised, the AVX-512 kernel's generic blocks run far slower than the AVX2 kernel's plain code.
+            let why = "in a debug build the AVX-512 kernel is not optimised"
+        #else
+            let why = "256-bit units, which run 16 lanes as two halves"
+        #endif
         return FloatKernelChoice(
             kernel: .avx2,
             reason: "AVX-512 measured only \(measured)× the AVX2 kernel's speed at start-up (under "
-                + "\(avx512Margin)×: its units run 16 lanes as two halves)",
+                + "\(avx512Margin)×: \(why))",
             measuredAVX512Speedup: ratio)
     }
 

@@ -34,6 +34,7 @@ final class PackedPanels {
     let capacity: Int
 
     init(depth: Int, outputs: Int, kernel: FloatKernel) {
+        precondition(kernel.isAvailable(), "fp32 kernel \(kernel.rawValue) cannot run here")
         self.kernel = kernel
         width = kernel.panelWidth
         self.depth = depth

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLIPModel
 import Capture
 import Classifier
 import ClipCamKit
@@ -164,6 +165,8 @@ struct Run: ParsableCommand, RepeatableOptions {
         }
         let texts = try prompts.map { try PromptFile.load($0, limit: Run.maxPrompts) } ?? prompt
         let engine = try model.loadEngine()
+        let kernel = engine.model.floatKernel
+        printError("clipcam: CPU \(CPUInfo.current.summary); fp32 kernel \(kernel.kernel.rawValue): \(kernel.reason)")
         var capture = CaptureOptions(fast: fast, loop: loop, reconnect: reconnect)
         if let size {
             (capture.width, capture.height) = try Run.parseSize(size, option: "--size")
