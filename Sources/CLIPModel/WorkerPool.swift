@@ -1,7 +1,9 @@
 // The encoder's own threads. A model's products are split across `threads` workers: the calling thread is
 // worker 0 and `threads − 1` helper threads wait for work. A helper spins briefly between jobs (the products of
-// one encoding follow each other within microseconds) and then sleeps on a condition variable, so an idle
-// encoder costs no CPU. Jobs are objects made once (PoolTask) and handed over by an unretained reference, so
+// one encoding follow each other within microseconds), then yields its core at each check (so that on a machine
+// with more runnable threads than cores it does not hold a core another thread needs), and after 100 µs sleeps on a
+// condition variable, so an idle encoder costs no CPU. The caller, waiting for the helpers to finish a job, also
+// yields after a brief spin: a helper it waits for may be one the scheduler took off its core. Jobs are objects made once (PoolTask) and handed over by an unretained reference, so
 // that starting one allocates nothing; workers claim a job's items one by one (`claim`), so that a worker held up
 // by another thread of the process (capture, display) does not hold the others up. Each worker first claims the
 // items of its own contiguous share in order, then helps the others with theirs: so the item a worker works on next
@@ -38,8 +40,10 @@ final class WorkerPool: @unchecked Sendable {
     private unowned(unsafe) var job: PoolTask?
     private var helpers: [pthread_t] = []
 
-    /// Checks of the generation (one atomic load each) a helper makes before it sleeps.
-    private static let spinLimit = 100_000
+    /// Checks (one atomic load each) a waiting thread makes before it starts to yield its core at each check.
+    private static let spinsBeforeYielding = 2_000
+    /// How long a helper waits for the next job, spinning and then yielding, before it sleeps.
+    private static let helperWaitNanoseconds: UInt64 = 100_000
 
     init(threads: Int) {
         self.threads = max(1, threads)
@@ -86,7 +90,13 @@ final class WorkerPool: @unchecked Sendable {
         pthread_cond_broadcast(&wake)
         pthread_mutex_unlock(&mutex)
         task.run(worker: 0)
-        while pending.load(ordering: .acquiring) > 0 {}
+        var spins = 0
+        while pending.load(ordering: .acquiring) > 0 {
+            // A helper still at work was descheduled (the machine has more runnable threads than cores): give it
+            // this core rather than spin on it.
+            spins += 1
+            if spins > Self.spinsBeforeYielding { sched_yield() }
+        }
         job = nil
     }
 
@@ -118,9 +128,15 @@ final class WorkerPool: @unchecked Sendable {
         var seen = 0
         while true {
             var spins = 0
+            var yieldingSince: UInt64 = 0
             while generation.load(ordering: .acquiring) == seen {
                 spins += 1
-                if spins >= Self.spinLimit {
+                guard spins > Self.spinsBeforeYielding else { continue }
+                let now = DispatchTime.now().uptimeNanoseconds
+                if yieldingSince == 0 { yieldingSince = now }
+                if now - yieldingSince < Self.helperWaitNanoseconds {
+                    sched_yield()
+                } else {
                     pthread_mutex_lock(&mutex)
                     while generation.load(ordering: .acquiring) == seen {
                         pthread_cond_wait(&wake, &mutex)
