@@ -103,11 +103,14 @@ def run(command, **kwargs):
 def machine(load):
     cpu = None
     flags = set()
+    identity = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.startswith("model name") and cpu is None:
                     cpu = line.split(":", 1)[1].strip()
+                elif line.split(":", 1)[0].strip() in ("vendor_id", "cpu family", "model"):
+                    identity.setdefault(line.split(":", 1)[0].strip(), line.split(":", 1)[1].strip())
                 elif line.startswith("flags"):
                     flags = set(line.split(":", 1)[1].split())
                     break
@@ -119,6 +122,9 @@ def machine(load):
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
         "cpu": cpu,
+        "cpu_vendor": identity.get("vendor_id"),
+        "cpu_family": identity.get("cpu family"),
+        "cpu_model": identity.get("model"),
         "cores": os.cpu_count(),
         "usable_cores": usable,
         "vector_extensions": extensions,
@@ -265,7 +271,8 @@ def main():
             # median of its per-round medians.
             for round_index in range(args.rounds):
                 log(f"{threads} thread(s), round {round_index + 1} of {args.rounds}")
-                samples["clipcam"].append(clipcam_bench(model, threads, per_round)[FIELD])
+                fp32 = clipcam_bench(model, threads, per_round)
+                samples["clipcam"].append(fp32[FIELD])
                 quantized = clipcam_bench(model, threads, per_round, "int8")
                 samples["clipcam_int8"].append(quantized[FIELD])
                 checks.append(quantized)
@@ -293,6 +300,9 @@ def main():
                     values = sorted(values)
                     row[f"{name}_ms"] = round(values[len(values) // 2], 3)
                     row[f"{name}_rounds_ms"] = [round(v, 3) for v in values]
+            # The fp32 kernel clipcam chose for this CPU, and why (clipcam bench's own words).
+            row["fp32_kernel"] = fp32.get("fp32_kernel")
+            row["kernel_reason"] = fp32.get("kernel_reason")
             if checks:
                 row["int8_min_cosine_to_fp32"] = min(float(c["int8_min_cosine_to_fp32"]) for c in checks)
                 row["int8_kernel"] = checks[0]["int8_kernel"]
@@ -329,7 +339,8 @@ def print_tables(report):
     m = report["machine"]
     v = report["versions"]
     print(
-        f"machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable; "
+        f"machine: {m['cpu']} ({m['cpu_vendor']} family {m['cpu_family']} model {m['cpu_model']}), "
+        f"{m['cores']} cores ({m['usable_cores']} usable; "
         f"{' '.join(m['vector_extensions']) or 'no AVX2'}); {m['system']}; "
         f"load average {m['load_average_1min_at_start']:.2f} at the start"
     )
@@ -357,6 +368,8 @@ def print_tables(report):
                     f"{row[f'{name}_over_pytorch']:>16.2f}"
                 )
         print(f"  {'ONNX Runtime':<16} {row['onnxruntime_ms']:>9.1f}")
+        if row.get("fp32_kernel"):
+            print(f"  clipcam fp32 kernel: {row['fp32_kernel']} ({row['kernel_reason']})")
         print(f"  {'PyTorch':<16} {row['pytorch_ms']:>9.1f}")
         if "int8_speedup_over_fp32" in row:
             print(
