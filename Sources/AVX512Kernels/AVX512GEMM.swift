@@ -5,11 +5,15 @@
 // rows: twenty FMAs per two loads and ten broadcasts, in 23 of AVX-512's 32 registers. While a panel is multiplied,
 // its blocks ask for the next panel's lines ahead of use (software prefetch), each block a share of them.
 //
-// Measured on a 2-core AMD EPYC (Zen 5, family 26 model 2; 269 GFLOP/s of 16-lane FMAs with register operands only),
-// one core, on the four products of a ViT-B/32 block (50 rows) over 12 layers' weights streamed from memory, every
-// block shape taking turns in one process: 10 × 32 with the prefetch 249 GFLOP/s (median of 9 rounds), without it
-// 218; 9 × 48 with it 239, 6 × 64 236; without it 9 × 48, 6 × 64, 8 × 48, 12 × 32 and 5 × 64 all 200–220.
-// The AVX2 kernel (PackedGEMM, 4 × 24 on 8 lanes) runs at 100–130 on the same core.
+// Measured on a 2-core AMD EPYC (Zen 5, family 26 model 2; 269 GFLOP/s of 16-lane FMAs with register operands
+// only), one core, thread CPU time, the four products of a transformer block over 12 layers' weights streamed from
+// memory, every block shape taking turns in one process (medians of 7 rounds): with the next panel prefetched,
+// 10 × 32 runs at 257 GFLOP/s for 50 rows and 256 for 200; 6 × 64 at 244 and 252, 8 × 48 at 255 (200 rows), 12 × 32
+// at 230 and 249, 14 × 32 at 59 (not examined further). Without the prefetch, 10 × 32, 9 × 48, 8 × 48, 6 × 64 and 12 × 32 all ran at
+// 200–220 (wall time, 50 rows, load average 3–5). Packing each block's rows k-major first (one stream of broadcasts
+// instead of ten) measured the same (254–258), so A is read in place. In the encoder (ViT-B/16, one thread, thread
+// CPU time) the q/k/v product runs at 252 GFLOP/s, the MLP at 246 and the output projection at 249; the AVX2 kernel
+// (PackedGEMM, 4 × 24 on 8 lanes) at about 120 on the same core.
 //
 // This module alone is compiled for AVX-512 F, CD, BW, DQ and VL (Skylake-SP's set, which every CPU with AVX-512
 // has), so the compiler may use them anywhere in it: call it only after CLIPModel's FloatKernel has found them in
