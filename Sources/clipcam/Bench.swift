@@ -80,6 +80,14 @@ struct Bench: ParsableCommand {
                 + "instructions used: avx512-vnni where the CPU has AVX-512 VNNI, else avx2; the environment "
                 + "variable CLIPCAM_INT8_KERNEL=avx2 times the AVX2 kernel on a VNNI CPU."))
     var precision: Precision = .fp32
+    @Flag(
+        help: ArgumentHelp(
+            "Also time every fp32 kernel this CPU runs, taking turns.",
+            discussion: "One fp32 model per kernel is loaded and the image encoder (at --threads) runs on each in "
+                + "turn, encoding by encoding, --runs times: fp32_kernels_ms (each kernel's median) and "
+                + "fp32_kernels_over_chosen (the median of the turns' ratios to the kernel chosen for this CPU). "
+                + "CLIPCAM_KERNEL=<name> forces the kernel of every other figure."))
+    var compareKernels = false
     @Flag(help: "Print JSON.") var json = false
 
     static let threadsRange = ModelOptions.threadRange
@@ -189,6 +197,12 @@ struct Bench: ParsableCommand {
         ]
         fields += [("precision", "\"\(precision.rawValue)\"")] + int8Fields
         fields += Bench.kernelFields(engine.model.floatKernel)
+        fields +=
+            try compareKernels
+            ? kernelTurns(directory: directory)
+            : [
+                ("fp32_kernels_ms", "null"), ("fp32_kernels_over_chosen", "null"),
+            ]
 
         // The engine moves to the pipeline's encoder thread; nothing above uses it afterwards.
         let pipeline = pipelineFrames > 0 ? try measurePipeline(engine: engine) : nil
@@ -348,6 +362,40 @@ struct Bench: ParsableCommand {
                 "fp32_kernels_available",
                 "[" + FloatKernel.available().map { jsonString($0.rawValue) }.joined(separator: ", ") + "]"
             ),
+        ]
+    }
+
+    /// Every fp32 kernel this CPU runs, timed on the image encoder taking turns encoding by encoding: each kernel's
+    /// median ms, and the median of the turns' ratios to the automatically chosen kernel.
+    func kernelTurns(directory: URL) throws -> [(String, String)] {
+        let kernels = FloatKernel.available()
+        let models = try kernels.map {
+            try CLIPModel(directory: directory, threads: threads, floatKernel: .forced($0))
+        }
+        let size = models[0].imageSize
+        let pixels = (0..<(3 * size * size)).map { Float(($0 * 7919) % 255) / 128 - 1 }
+        var embedding = [Float](repeating: 0, count: models[0].embeddingSize)
+        var times = [[Double]](repeating: [], count: kernels.count)
+        pixels.withUnsafeBufferPointer { input in
+            embedding.withUnsafeMutableBufferPointer { output in
+                for model in models { model.encodeImage(pixels: input.baseAddress!, into: output.baseAddress!) }
+                for _ in 0..<runs {
+                    for (index, model) in models.enumerated() {
+                        times[index].append(
+                            milliseconds { model.encodeImage(pixels: input.baseAddress!, into: output.baseAddress!) })
+                    }
+                }
+            }
+        }
+        let chosen = kernels.firstIndex(of: FloatKernel.automatic.kernel) ?? 0
+        let medians = kernels.indices.map { "\"\(kernels[$0].rawValue)\": \(format(Bench.median(times[$0]), 2))" }
+        let ratios = kernels.indices.map { index in
+            let ratio = Bench.median(zip(times[index], times[chosen]).map { $0 / $1 })
+            return "\"\(kernels[index].rawValue)\": \(format(ratio, 3))"
+        }
+        return [
+            ("fp32_kernels_ms", "{" + medians.joined(separator: ", ") + "}"),
+            ("fp32_kernels_over_chosen", "{" + ratios.joined(separator: ", ") + "}"),
         ]
     }
 

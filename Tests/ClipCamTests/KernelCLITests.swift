@@ -36,6 +36,24 @@ import Testing
         }
     }
 
+    /// --compare-kernels times every kernel this CPU runs, taking turns; without it the fields are null.
+    @Test func benchComparesTheKernels() throws {
+        let runnable = FloatKernel.available().map(\.rawValue)
+        let run = try clipcam(Self.benchArguments + ["--compare-kernels"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run.stdout)")
+        let times = try #require(object["fp32_kernels_ms"] as? [String: Double], "\(object)")
+        let ratios = try #require(object["fp32_kernels_over_chosen"] as? [String: Double], "\(object)")
+        #expect(Set(times.keys) == Set(runnable) && Set(ratios.keys) == Set(runnable))
+        #expect(times.values.allSatisfy { $0 > 0 } && ratios.values.allSatisfy { $0 > 0 })
+        #expect(ratios.values.contains(1), "the chosen kernel's own ratio is 1: \(ratios)")
+        let plain = try clipcam(Self.benchArguments)
+        let fields = try #require(
+            try JSONSerialization.jsonObject(with: Data(plain.stdout.utf8)) as? [String: Any], "\(plain.stdout)")
+        #expect(fields["fp32_kernels_ms"] is NSNull && fields["fp32_kernels_over_chosen"] is NSNull)
+    }
+
     @Test func anUnknownOrUnsupportedKernelIsAnError() throws {
         let runnable = FloatKernel.available().map(\.rawValue).joined(separator: ", ")
         let unknown = try clipcam(Self.benchArguments, environment: ["CLIPCAM_KERNEL": "avx9"])
