@@ -68,9 +68,7 @@ final class VisionEncoder {
         let position = weights.positionEmbedding.pointer
         for i in 0..<(tokens * width) { hidden[i] += position[i] }
         clock?.mark(.patchEmbedding)
-        Kernels.layerNorm(
-            hidden, rows: tokens, width: width, weight: weights.preLayerNorm.weight.pointer,
-            bias: weights.preLayerNorm.bias.pointer, eps: config.layerNormEps, into: hidden)
+        stack.layerNorm(hidden, rows: tokens, weights.preLayerNorm, into: hidden)
         clock?.mark(.layerNorm)
 
         stack.run(tokens: tokens, causal: false, onlyRow: 0, clock: clock)

@@ -130,6 +130,7 @@ final class TransformerStack {
     private let mlp: Buffer  // [maxTokens × I]
     private let quantized: QuantizedRows?  // [maxTokens × I] 16-bit values, for int8 products
     private let productTask = ProductTask()
+    private let layerNormTask = LayerNormTask()
     private let attention: AttentionTask
 
     init(
@@ -178,6 +179,23 @@ final class TransformerStack {
         productTask.clear()
     }
 
+    /// LayerNorm of `rows` rows of `width` values (in place when `y` is `x`), the rows shared among the workers in
+    /// chunks. Measured on the 2-core Zen 5 (family 26 model 2), ViT-B/16 at 2 threads: the 25 LayerNorms of an
+    /// image took 1.9 ms on the calling thread alone (0.86 ms in a 1-thread run) and 0.5 ms shared.
+    func layerNorm(
+        _ x: UnsafePointer<Float>, rows: Int, _ weights: LayerNormWeights, into y: UnsafeMutablePointer<Float>
+    ) {
+        guard pool.threads > 1, rows >= 2 * LayerNormTask.chunk else {
+            Kernels.layerNorm(
+                x, rows: rows, width: width, weight: weights.weight.pointer, bias: weights.bias.pointer, eps: eps,
+                into: y)
+            return
+        }
+        layerNormTask.set(x, rows: rows, width: width, weights, eps: eps, into: y, pool: pool)
+        pool.run(layerNormTask)
+        layerNormTask.clear()
+    }
+
     /// `product` for a float layer outside the blocks (the projection).
     func product(
         _ x: UnsafePointer<Float>, rows: Int, _ linear: PackedLinear, into y: UnsafeMutablePointer<Float>
@@ -194,9 +212,7 @@ final class TransformerStack {
             let rows: Range<Int>
             if let onlyRow, index == layers.count - 1 { rows = onlyRow..<(onlyRow + 1) } else { rows = 0..<tokens }
             let first = rows.lowerBound
-            Kernels.layerNorm(
-                x, rows: tokens, width: width, weight: layer.layerNorm1.weight.pointer,
-                bias: layer.layerNorm1.bias.pointer, eps: eps, into: normed.pointer)
+            layerNorm(x, rows: tokens, layer.layerNorm1, into: normed.pointer)
             clock?.mark(.layerNorm)
             if rows.count == tokens || width % layer.qkv.panelWidth != 0 {
                 product(normed.pointer, rows: tokens, layer.qkv, into: qkv.pointer)
@@ -220,9 +236,7 @@ final class TransformerStack {
                 accumulate: true)
             clock?.mark(.outProjection)
 
-            Kernels.layerNorm(
-                x + first * width, rows: rows.count, width: width, weight: layer.layerNorm2.weight.pointer,
-                bias: layer.layerNorm2.bias.pointer, eps: eps, into: normed.pointer)
+            layerNorm(x + first * width, rows: rows.count, layer.layerNorm2, into: normed.pointer)
             clock?.mark(.layerNorm)
             product(normed.pointer, rows: rows.count, layer.fc1, into: mlp.pointer, activation: activation)
             product(mlp.pointer, rows: rows.count, layer.fc2, into: x + first * width, accumulate: true)
@@ -274,6 +288,48 @@ final class ProductTask: PoolTask {
             case .int8(let weights):
                 QuantizedGEMM.multiply(quantized!, rows: rows, weights, panels: share, output: output)
             }
+        }
+    }
+}
+
+/// A LayerNorm as a pool job, made once per stack: the rows are claimed in chunks by the workers in turn.
+final class LayerNormTask: PoolTask {
+    /// Rows per claim.
+    static let chunk = 8
+    private var x: UnsafePointer<Float>?
+    private var y: UnsafeMutablePointer<Float>?
+    private var rows = 0
+    private var width = 0
+    private var weight: UnsafePointer<Float>?
+    private var bias: UnsafePointer<Float>?
+    private var eps: Float = 0
+    private unowned(unsafe) var pool: WorkerPool?
+
+    func set(
+        _ x: UnsafePointer<Float>, rows: Int, width: Int, _ weights: LayerNormWeights, eps: Float,
+        into y: UnsafeMutablePointer<Float>, pool: WorkerPool
+    ) {
+        self.x = x
+        self.y = y
+        self.rows = rows
+        self.width = width
+        weight = weights.weight.pointer
+        bias = weights.bias.pointer
+        self.eps = eps
+        self.pool = pool
+    }
+
+    func clear() { pool = nil }
+
+    func run(worker: Int) {
+        guard let x, let y, let weight, let bias, let pool else { return }
+        let chunks = (rows + Self.chunk - 1) / Self.chunk
+        while let claimed = pool.claim(chunks, worker: worker) {
+            let first = claimed.lowerBound * Self.chunk
+            let count = min(Self.chunk, rows - first)
+            Kernels.layerNorm(
+                x + first * width, rows: count, width: width, weight: weight, bias: bias, eps: eps,
+                into: y + first * width)
         }
     }
 }

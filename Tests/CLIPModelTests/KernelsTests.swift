@@ -281,6 +281,39 @@ let testedKernels = FloatKernel.available()
         }
     }
 
+    /// The LayerNorm shared among workers in chunks of rows gives the one-thread result bit for bit, in place too.
+    @Test(arguments: [1, 2, 3])
+    func sharedLayerNormEqualsOneThread(threads: Int) {
+        let width = 40
+        let weight = FloatTensor(name: "w", shape: [width])
+        let bias = FloatTensor(name: "b", shape: [width])
+        for i in 0..<width {
+            weight.mutablePointer[i] = 1 + Float(i % 7) * 0.1
+            bias.mutablePointer[i] = Float(i % 3) * 0.2
+        }
+        let weights = LayerNormWeights(weight: weight, bias: bias)
+        let pool = WorkerPool(threads: threads)
+        let task = LayerNormTask()
+        for rows in [1, 7, 8, 9, 16, 17, 50] {
+            let x: [Float] = (0..<(rows * width)).map { Float(($0 * 37) % 29) * 0.3 - 4 }
+            var expected = [Float](repeating: 0, count: x.count)
+            Kernels.layerNorm(
+                x, rows: rows, width: width, weight: weight.pointer, bias: bias.pointer, eps: 1e-5, into: &expected)
+            var shared = [Float](repeating: .nan, count: x.count)
+            var inPlace = x
+            shared.withUnsafeMutableBufferPointer { y in
+                task.set(x, rows: rows, width: width, weights, eps: 1e-5, into: y.baseAddress!, pool: pool)
+                pool.run(task)
+            }
+            inPlace.withUnsafeMutableBufferPointer { y in
+                task.set(y.baseAddress!, rows: rows, width: width, weights, eps: 1e-5, into: y.baseAddress!, pool: pool)
+                pool.run(task)
+            }
+            task.clear()
+            #expect(shared == expected && inPlace == expected, "\(rows) rows on \(threads) threads")
+        }
+    }
+
     /// Claimed chunks cover every item exactly once, whichever worker claims them.
     @Test(arguments: [1, 2, 3])
     func claimedChunksCoverEveryItemOnce(threads: Int) {
