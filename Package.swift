@@ -70,7 +70,7 @@ let package = Package(
             ]
         ),
         // Reads frames from a source and prints them as JSON lines; the Capture tests drive it.
-        .executableTarget(name: "capture-probe", dependencies: ["Capture"]),
+        .executableTarget(name: "capture-probe", dependencies: ["Capture", "SafeFiles"]),
 
         .testTarget(name: "SafeFilesTests", dependencies: ["SafeFiles"]),
         .testTarget(name: "CLIPTokenizerTests", dependencies: ["CLIPTokenizer"]),

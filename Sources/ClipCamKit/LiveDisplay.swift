@@ -178,6 +178,8 @@ final class LiveDisplay {
             bytes: target.bytes.dropLast(target.lastComponent.count) + Array(".".utf8) + target.lastComponent
                 + Array(".partial-\(getpid())".utf8))
         do {
+            // Checked again now, after the run: nothing but a regular file (or nothing) is replaced.
+            try OutputPaths.checkReplaceable(path, option: "--screenshot")
             try ImageFile.writePNG(
                 Frame(index: 0, timestamp: 0, width: image.width, height: image.height, bgr: bgr),
                 to: try partial.openableName(role: "screenshot"))

@@ -130,10 +130,12 @@ final class LineWriter {
             guard ftruncate(descriptor, 0) == 0 else { throw SinkError.writeFailed(path: path, errno: errno) }
             truncatePending = false
         }
-        wroteAnything = true
         pending.removeAll(keepingCapacity: true)
         pending.append(contentsOf: line.utf8)
         pending.append(0x0A)
+        // Where this line starts in a regular file (-1 for pipes and devices): a line that cannot be written whole
+        // (disk full) is cut off again, so the file ends with the last complete line.
+        let start = lseek(descriptor, 0, SEEK_CUR)
         var offset = 0
         while offset < pending.count {
             let written = pending.withUnsafeBytes { raw in
@@ -141,10 +143,16 @@ final class LineWriter {
             }
             if written < 0 {
                 if errno == EINTR { continue }
-                throw SinkError.writeFailed(path: path, errno: errno)
+                let code = errno
+                if start >= 0 && offset > 0 {
+                    _ = ftruncate(descriptor, start)
+                    _ = lseek(descriptor, start, SEEK_SET)
+                }
+                throw SinkError.writeFailed(path: path, errno: code)
             }
             offset += written
         }
+        wroteAnything = true
     }
 }
 

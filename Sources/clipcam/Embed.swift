@@ -46,16 +46,21 @@ struct EmbedText: ParsableCommand {
 
     func validate() throws {
         if texts.isEmpty { throw ValidationError("give at least one text") }
+        if texts.contains(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) {
+            throw ValidationError("a text to embed is empty")
+        }
     }
 
     func run() throws {
         let engine = try model.loadEngine()
         var rows: [String] = []
+        var truncated: [String] = []
         for text in texts {
             let (raw, tokens) = engine.textEmbedding(text)
-            warnIfTruncated(text, tokens.truncated)
+            if tokens.truncated { truncated.append(text) }
             rows.append(JSONText.array(normalize ? Scoring.l2Normalized(raw) : raw))
         }
+        warnIfTruncated(truncated)
         print("{\"embeddings\": [" + rows.joined(separator: ", ") + "]}")
     }
 }

@@ -3,6 +3,7 @@
 // keeps the last value silently and prints the general help), and messages show file names as the user typed
 // them.
 import ArgumentParser
+import CLinux
 import Foundation
 import SafeFiles
 
@@ -14,6 +15,9 @@ protocol RepeatableOptions {
 extension ClipCam {
     static func main() {
         CommandLineBytes.record()
+        // A file size limit (ulimit -f) makes a write fail with EFBIG, reported like a full disk, instead of killing
+        // clipcam with half a line written.
+        signal(SIGXFSZ, SIG_IGN)
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             try ArgumentRules.check(arguments)
@@ -29,6 +33,12 @@ extension ClipCam {
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
+            // print() goes through C's buffered stdout: a full disk or a closed descriptor (`> /dev/full`, `>&-`)
+            // shows only here, and must not end in status 0 with the output lost.
+            if clinux_flush_stdout() != 0 {
+                printError("error: writing to standard output failed: \(String(cString: strerror(errno)))")
+                Foundation.exit(ExitCode.failure.rawValue)
+            }
         } catch {
             let code = exitCode(for: error)
             let text = PathNames.restore(in: fullMessage(for: error))

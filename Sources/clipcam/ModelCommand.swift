@@ -63,7 +63,18 @@ struct Model: ParsableCommand {
 
         @Option(help: "The model shape: \(RandomModel.Shape.allCases.map(\.rawValue).joined(separator: ", ")).")
         var shape: RandomModel.Shape = .vitB32
-        @Option(help: "The random seed; the same seed writes the same weights.") var seed: UInt64 = 0
+        @Option(
+            parsing: .unconditional,
+            help: "The random seed, 0–18446744073709551615; the same seed writes the same weights.",
+            transform: Random.parseSeed)
+        var seed: UInt64 = 0
+
+        static func parseSeed(_ text: String) throws -> UInt64 {
+            guard let seed = UInt64(text) else {
+                throw ValidationError("--seed takes a whole number from 0 to \(UInt64.max); got '\(text)'")
+            }
+            return seed
+        }
         @Option(help: ArgumentHelp("The folder to write.", valueName: "dir")) var out: String
         @Option(help: ArgumentHelp("The folder holding CLIP's vocab.json and merges.txt.", valueName: "dir"))
         var vocab: String?

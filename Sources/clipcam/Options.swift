@@ -18,6 +18,7 @@ struct ModelOptions: ParsableArguments {
     var model: String?
 
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             "Threads each image or prompt encoding is shared among, "
                 + "\(ModelOptions.threadRange.lowerBound)–\(ModelOptions.threadRange.upperBound) "
@@ -84,15 +85,29 @@ struct RangeOption: ParsableArguments {
 }
 
 extension ClipEngine {
-    /// Embeds a prompt, warning when it was longer than the model's context.
-    func embedPromptWarning(_ text: String) -> PromptEmbedding {
-        let prompt = embedPrompt(text)
-        warnIfTruncated(text, prompt.truncated)
-        return prompt
+    /// Embeds prompts, warning once (naming the first and the count) about those longer than the model's context.
+    func embedPromptsWarning(_ texts: [String]) -> [PromptEmbedding] {
+        let prompts = texts.map(embedPrompt)
+        warnIfTruncated(zip(texts, prompts).filter { $0.1.truncated }.map(\.0))
+        return prompts
     }
 }
 
-/// Warns on standard error that a text was cut to CLIP's context.
-func warnIfTruncated(_ text: String, _ truncated: Bool) {
-    if truncated { printError(ClipEngine.truncationWarning(text)) }
+/// Warns on standard error, in one line, that `texts` were cut to CLIP's context.
+func warnIfTruncated(_ texts: [String]) {
+    if let first = texts.first { printError(ClipEngine.truncationWarning(first, count: texts.count)) }
+}
+
+/// `prompts` with repeats dropped, warning about them.
+func uniquePrompts(_ prompts: [String]) -> [String] {
+    let (kept, repeated) = PromptFile.unique(prompts)
+    if let first = repeated.first {
+        printError(
+            "warning: "
+                + (repeated.count == 1
+                    ? "the prompt \"\(first)\" is given more than once; it is scored once"
+                    : "\(repeated.count) prompts are given more than once (the first: \"\(first)\"); each is scored once")
+        )
+    }
+    return kept
 }

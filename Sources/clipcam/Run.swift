@@ -32,12 +32,14 @@ struct Run: ParsableCommand, RepeatableOptions {
     @Option(help: ArgumentHelp("A prompt file or the name of a prompt set (e.g. desk).", valueName: "file|name"))
     var prompts: String?
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             "A camera (/dev/videoN, or N), a video file, an image file, a folder of images, or synthetic[:WxH@FPS] "
                 + "(default: the first camera `clipcam cameras` lists).",
             valueName: "source"))
     var source: String?
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             "Requested capture size, each side 16–8192 pixels and at most 7680x4320 in all.", valueName: "WxH"))
     var size: String?
@@ -91,7 +93,8 @@ struct Run: ParsableCommand, RepeatableOptions {
         help: ArgumentHelp(
             "When the run ends, save the window as last shown (banner included) as PNG.", valueName: "file"))
     var screenshot: String?
-    @Option(help: ArgumentHelp("Initial window size, each side 100–8192.", valueName: "WxH")) var windowSize = "960x540"
+    @Option(parsing: .unconditional, help: ArgumentHelp("Initial window size, each side 100–8192.", valueName: "WxH"))
+    var windowSize = "960x540"
 
     /// The bounds of the numeric options, named in their help and in the errors.
     static let smoothRange = 1...1000
@@ -135,9 +138,14 @@ struct Run: ParsableCommand, RepeatableOptions {
             throw ValidationError("--headless shows nothing; add --jsonl FILE|- or --csv FILE")
         }
         do {
+            if let screenshot { try OutputPaths.checkReplaceable(screenshot, option: "--screenshot") }
+            // Everything the run reads: the source (a folder's images one by one), the prompt file (a named set
+            // too), the font and the model's files.
+            let folderImages = source.flatMap { try? ImageSource.listImages(in: $0) } ?? []
             try OutputPaths.checkDistinct(
                 outputs: [("--jsonl", jsonl), ("--csv", csv), ("--screenshot", screenshot)],
-                inputs: [("--source", source), ("--prompts", prompts), ("--font", font)]
+                inputs: [("--source", source), ("--prompts", prompts.flatMap(PromptFile.path)), ("--font", font)]
+                    + folderImages.map { ("--source", $0) }
                     + ModelLocation.requiredFiles.map { file in
                         ("--model", (try? model.directory())?.appendingPathComponent(file).path)
                     })
@@ -162,7 +170,7 @@ struct Run: ParsableCommand, RepeatableOptions {
             printError("error: \(error)")
             throw ExitCode.failure
         }
-        let texts = try prompts.map { try PromptFile.load($0, limit: Run.maxPrompts) } ?? prompt
+        let texts = uniquePrompts(try prompts.map { try PromptFile.load($0, limit: Run.maxPrompts) } ?? prompt)
         let engine = try model.loadEngine()
         var capture = CaptureOptions(fast: fast, loop: loop, reconnect: reconnect)
         if let size {
