@@ -5,8 +5,9 @@
 // equal Pillow's (see PillowImage.swift for the conversion to RGB, ImageMetadata.swift for the orientation):
 //
 // - JPEG: libjpeg-turbo (as Pillow), libjpeg's defaults (ISLOW DCT, fancy upsampling), grey/RGB/CMYK output, CMYK
-//   and YCCK inverted as Pillow always does ("CMYK;I", Adobe's convention). Pillow 13 links libjpeg-turbo 3.2, Debian
-//   12 ships 2.1.5: measured identical on every fixture. Data ending before the last row is refused (libjpeg only
+//   and YCCK inverted as Pillow always does ("CMYK;I", Adobe's convention). Pillow 13 bundles libjpeg-turbo 3.2,
+//   Debian 12 ships 2.1.5: identical output on every fixture and on 60 larger files of every subsampling, progressive,
+//   grey and CMYK (scripts/fixtures/measure_decoders.py). Data ending before the last row is refused (libjpeg only
 //   warns), as are 12-bit files (Pillow: "cannot handle 12-bit layers").
 // - PNG: libpng for the inflated, unfiltered, de-interlaced samples (Pillow has its own zlib decoder; a lossless
 //   format has one right answer), then Pillow's modes and unpacking (PngImagePlugin `_MODES`, Unpack.c): 16-bit
@@ -21,11 +22,19 @@
 // - TIFF: libtiff (as Pillow) for the strips and tiles, Pillow's OPEN_INFO table for the mode, Unpack.c for the
 //   samples, JPEG-in-TIFF as RGB (JPEGCOLORMODE). Unsupported where Pillow goes through libtiff's RGBA reader
 //   (YCbCr without JPEG, old-style JPEG) and for modes Pillow does not read.
-// - WebP: libwebp's animation decoder (as Pillow, for every WebP file), RGBA or RGB as its features say.
+// - WebP: libwebp's animation decoder (as Pillow, for every WebP file), RGBA or RGB as its features say. Pillow's
+//   libwebp 1.6 and Debian's 1.2.4 decode identically on the fixtures and on 40 larger lossy, lossy-with-alpha and
+//   lossless files (measure_decoders.py).
 // - PPM/PGM/PBM, TGA and QOI: SDL2_image, measured equal to Pillow on 8-bit files (see SDLImageDecoder).
 //
 // Every format's width and height are read from its header and checked against Pillow's decompression-bomb limit
 // before any pixel is decoded.
+//
+// Two choices between the reference's paths. The EXIF orientation is applied: transformers' `load_image`, which its
+// pipelines use for a file name, applies `exif_transpose` (a bare `Image.open` does not), and a photo every viewer
+// shows upright should be classified upright. Transparency is composited onto white, as CLIPImageProcessorPil's
+// `convert_to_rgb` does; `load_image` alone would end with `convert("RGB")`, dropping alpha and exposing whatever
+// colour the transparent pixels hold. The golden fixtures use this same combination.
 import Foundation
 
 /// Why bytes could not be decoded; ImageFile adds the file's name.
