@@ -141,9 +141,4 @@ public enum ImageFile {
             }
         }
     }
-
-    /// `value * alpha + 255 * (255 - alpha)` divided by 255 and rounded, as Pillow's alpha_composite onto white.
-    static func blendOverWhite(_ value: Int, alpha: Int) -> UInt8 {
-        PillowImage.blendOverWhite(value, alpha: alpha)
-    }
 }
