@@ -2,8 +2,8 @@
 // the LZW data (Pillow has its own decoder, GifDecode.c; LZW has one right answer); the frame is placed at its
 // offset on a canvas the size of the logical screen, grown to hold the frame, filled with the transparent index (or
 // 0 without one; the background colour is not used for the first frame). The mode is "P" with the frame's palette
-// (its local one, else the global one), or "L" when there is none or it is the identity grey ramp, where pixels
-// keep their indices. A palette shorter than 256 entries leaves the rest black. The transparent index of the last
+// (its local one, else the global one; a palette that is the identity grey ramp counts as none), or "L" when there
+// is none, where pixels keep their indices. A palette shorter than 256 entries leaves the rest black. The transparent index of the last
 // graphic control extension before the frame becomes `info["transparency"]`. Data that ends, or whose LZW stream
 // ends, before the frame is complete is refused as truncated, as Pillow refuses it ("image file is truncated").
 import CGIF
@@ -60,8 +60,9 @@ enum GIFImageDecoder {
         let width = max(screen.0, left + frameWidth)
         let height = max(screen.1, top + frameHeight)
         try PixelLimit.check(width: width, height: height)
-        // Pillow: a local palette that is the grey ramp makes the frame "L" even when there is a global one.
-        let framePalette = frame.ColorMap != nil ? palette(frame.ColorMap) : globalPalette
+        // A local palette that is the grey ramp counts as none: Pillow then opens the frame as "L" but, when there is
+        // a global palette, loads that palette into it, so its pixels go through the global palette after all.
+        let framePalette = palette(frame.ColorMap) ?? globalPalette
         var canvas = [UInt8](repeating: UInt8(truncatingIfNeeded: transparency ?? 0), count: width * height)
         var line = [UInt8](repeating: 0, count: max(frameWidth, 1))
         for row in rowOrder(height: frameHeight, interlaced: frame.Interlace) {
