@@ -99,7 +99,11 @@ public enum ImageFile {
             case .notRegularFile(_, _, let kind): throw ImageFileError.notRegularFile(path: name, kind: kind)
             case .tooLarge(_, _, let size, let limit):
                 throw ImageFileError.fileTooLarge(path: name, size: size, limit: limit)
-            default: throw ImageFileError.unreadable(path: name, message: error.description)
+            case .permissionDenied:
+                throw ImageFileError.unreadable(path: name, message: "no permission; check its permissions")
+            case .cannotOpen(_, _, let code), .readFailed(_, _, let code):
+                throw ImageFileError.unreadable(path: name, message: String(cString: strerror(code)))
+            case .nameNotUnique: throw error
             }
         }
         let fileExtension = String(decoding: path.lastComponent, as: UTF8.self).split(separator: ".").last

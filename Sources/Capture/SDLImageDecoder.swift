@@ -2,7 +2,9 @@
 // PGM and PBM, QOI and TGA. Pillow reads each too (PpmImagePlugin, QoiImagePlugin, TgaImagePlugin); for 8-bit files
 // (maxval 255, uncompressed and RLE TGA) SDL2_image gives the same pixels, measured on the fixtures. Alpha (TGA,
 // QOI) is composited onto white as convert_to_rgb does. Not checked against Pillow: PNM with maxval other than 255
-// (Pillow and SDL2_image scale differently or not at all), 16-bit PNM, colour-mapped TGA.
+// (Pillow and SDL2_image scale differently or not at all), 16-bit PNM, colour-mapped TGA. Deviation: TGA has no
+// signature, and only a file named .tga is tried as one (Pillow tries its TGA header checks on any file it cannot
+// otherwise identify).
 import CSDL2
 
 enum SDLImageDecoder {
