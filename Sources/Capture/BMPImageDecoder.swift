@@ -4,8 +4,10 @@
 // top bit ignored) or with bitfields 5-6-5, 24 bits, 32 bits ignoring the fourth byte ("BGRX") unless bitfields
 // name an alpha mask (then "RGBA"); RLE8 and RLE4 as Pillow's decoder runs them; bottom-up or top-down rows. Pillow
 // expands 5 and 6 bits with `v · 255 / 31` (or 63), truncated. Other depths, bitfield layouts and compressions
-// (JPEG, PNG inside BMP) are refused, as Pillow refuses them. No library: SDL2's reader differs from Pillow
-// (bit-replicated 5-bit expansion, alpha in 32-bit BI_RGB files) and the rows are plain data.
+// (JPEG, PNG inside BMP) are refused, as Pillow refuses them. No library: SDL2's reader, measured on the fixtures,
+// keeps the fourth byte of 32-bit BI_RGB files as alpha (Pillow ignores it) and decodes files Pillow refuses (data
+// cut short, RLE that ends before the last row); matching Pillow's acceptance needs the whole header parsed, and
+// past that the rows are plain data.
 enum BMPImageDecoder {
     static func decode(_ bytes: [UInt8]) throws(DecodeFailure) -> DecodedImageFile {
         let reader = ByteReader(bytes)
