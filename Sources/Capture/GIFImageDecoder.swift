@@ -18,7 +18,8 @@ enum GIFImageDecoder {
         guard let file = DGifOpen(Unmanaged.passUnretained(input).toOpaque(), gifRead, &error) else {
             throw failure(error, input)
         }
-        let gif = GIFHandle(file)
+        let gif = GIFHandle(file, input: input)
+        defer { withExtendedLifetime(gif) {} }  // giflib reads through `input` until the end
         let globalPalette = palette(file.pointee.SColorMap)
         var transparency: Int?
         while true {
@@ -135,11 +136,15 @@ private func gifRead(
     return Int32(count)
 }
 
-/// A giflib decoder, closed with this object.
+/// A giflib decoder, closed with this object, and the bytes it reads.
 private final class GIFHandle {
     let pointer: UnsafeMutablePointer<GifFileType>
+    let input: GIFInput
 
-    init(_ pointer: UnsafeMutablePointer<GifFileType>) { self.pointer = pointer }
+    init(_ pointer: UnsafeMutablePointer<GifFileType>, input: GIFInput) {
+        self.pointer = pointer
+        self.input = input
+    }
 
     deinit {
         var error: Int32 = 0

@@ -28,6 +28,7 @@ enum JPEGImageDecoder {
             (buffer) throws(DecodeFailure) in
             guard let handle = cic_jpeg_open(buffer.baseAddress!, buffer.count) else { throw .damaged("out of memory") }
             let decoder = JPEGHandle(handle)
+            defer { withExtendedLifetime(decoder) {} }  // `handle` is used directly until the end
             try decoder.check(cic_jpeg_status(handle))
             let width = Int(cic_jpeg_width(handle))
             let height = Int(cic_jpeg_height(handle))

@@ -30,6 +30,7 @@ enum PNGImageDecoder {
         let samples: [UInt8] = try bytes.withUnsafeBufferPointer { (buffer) throws(DecodeFailure) in
             guard let handle = cic_png_open(buffer.baseAddress!, buffer.count) else { throw .damaged("out of memory") }
             let decoder = PNGHandle(handle)
+            defer { withExtendedLifetime(decoder) {} }  // `handle` is used directly until the end
             try decoder.check(cic_png_status(handle))
             let rowBytes = cic_png_row_bytes(handle)
             var rows = [UInt8](repeating: 0, count: rowBytes * header.height)

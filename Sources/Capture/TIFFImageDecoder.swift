@@ -28,6 +28,7 @@ enum TIFFImageDecoder {
         try bytes.withUnsafeBufferPointer { (buffer) throws(DecodeFailure) -> DecodedImageFile in
             guard let handle = cic_tiff_open(buffer.baseAddress!, buffer.count) else { throw .damaged("out of memory") }
             let tiff = TIFFHandle(handle)
+            defer { withExtendedLifetime(tiff) {} }  // `handle` is used directly until the end
             try tiff.check()
             var layout = Layout(
                 width: Int(tiff.u32(256) ?? 0), height: Int(tiff.u32(257) ?? 0), bits: Int(tiff.u16(258) ?? 1),

@@ -17,10 +17,12 @@ enum WebPImageDecoder {
             if known { try PixelLimit.check(width: Int(features.width), height: Int(features.height)) }
             let hasAlpha = !known || features.has_alpha != 0
             var data = WebPData(bytes: buffer.baseAddress!, size: buffer.count)
-            guard let decoder = WebPAnimDecoderNew(&data, nil) else {
+            guard let opened = WebPAnimDecoderNew(&data, nil) else {
                 throw .damaged("libwebp cannot parse the file")
             }
-            defer { WebPAnimDecoderDelete(decoder) }
+            let handle = WebPHandle(opened)
+            defer { withExtendedLifetime(handle) {} }  // `decoder` is used directly until the end
+            let decoder = handle.pointer
             var info = WebPAnimInfo()
             guard WebPAnimDecoderGetInfo(decoder, &info) != 0 else { throw .damaged("libwebp cannot parse the file") }
             let width = Int(info.canvas_width)
@@ -71,4 +73,13 @@ enum WebPImageDecoder {
         guard let bytes = iterator.chunk.bytes, iterator.chunk.size > 0 else { return nil }
         return Array(UnsafeBufferPointer(start: bytes, count: iterator.chunk.size))
     }
+}
+
+/// A libwebp animation decoder, deleted with this object.
+private final class WebPHandle {
+    let pointer: OpaquePointer
+
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+
+    deinit { WebPAnimDecoderDelete(pointer) }
 }
