@@ -14,13 +14,13 @@
 //   colour keeps the high byte, 16-bit grey stays "I;16" (clamped at 255 later), tRNS as Pillow reads it. APNG: the
 //   default image, Pillow's first frame. Chunk CRCs before the image data are checked as Pillow checks them.
 // - GIF: giflib for the LZW data (Pillow's GifDecode.c is its own), the first frame placed as GifImagePlugin places
-//   it: on a canvas grown to hold it, filled with the transparent index or 0, palette "P" or "L" when the palette
-//   is the identity grey ramp or missing.
+//   it: on a canvas grown to hold it, filled with the transparent index or 0; "P" with the local palette, else the
+//   global one ("L" without either; a palette that is the identity grey ramp counts as none).
 // - BMP: Pillow reads BMP with its own Python and raw unpackers; SDL2's reader differs (32-bit alpha, files Pillow
 //   refuses), so BmpImageDecoder follows BmpImagePlugin line for line: no library involved, the rows are plain data.
 // - TIFF: libtiff (as Pillow) for the strips and tiles, Pillow's OPEN_INFO table for the mode, Unpack.c for the
-//   samples, JPEG-in-TIFF as RGB (JPEGCOLORMODE). Unsupported where Pillow goes through libtiff's RGBA reader
-//   (YCbCr without JPEG, old-style JPEG) and for modes Pillow does not read.
+//   samples, JPEG-in-TIFF as RGB (JPEGCOLORMODE). Deviation: YCbCr without JPEG compression and old-style JPEG,
+//   which Pillow converts through libtiff's RGBA reader, are refused as unsupported (rare; not replicated).
 // - WebP: libwebp's animation decoder (as Pillow, for every WebP file), RGBA or RGB as its features say. Pillow's
 //   libwebp 1.6 and Debian's 1.2.4 decode identically on the fixtures and on 40 larger lossy, lossy-with-alpha and
 //   lossless files (measure_decoders.py).
@@ -72,8 +72,8 @@ enum ImageFormat: String, CaseIterable, Sendable {
         return all.dropLast().joined(separator: ", ") + " and " + all.last!
     }
 
-    /// The format of `bytes` by their signature; TGA, which has none, only for a name ending in .tga (as SDL2_image
-    /// and Pillow's TGA header checks need).
+    /// The format of `bytes` by their signature; TGA, which has none, only for a name ending in .tga (SDL2_image
+    /// must be told; Pillow tries its TGA header checks on any file it cannot otherwise identify).
     static func sniff(_ bytes: [UInt8], fileExtension: String) -> ImageFormat? {
         func starts(_ prefix: [UInt8]) -> Bool { bytes.starts(with: prefix) }
         if starts([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }

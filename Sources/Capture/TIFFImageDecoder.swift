@@ -6,8 +6,9 @@
 // keeps the high byte, associated alpha is divided out ("RGBa"), CMYK is not inverted. JPEG-compressed YCbCr is
 // delivered as RGB by libtiff's JPEGCOLORMODE, as Pillow asks. The Orientation tag (or XMP's) is applied, as Pillow
 // applies it when loading a TIFF.
-// Refused, where Pillow too refuses or goes through libtiff's own RGBA reader: modes outside OPEN_INFO, "La" (which
-// convert_to_rgb cannot convert), "PA", YCbCr without JPEG compression, old-style JPEG, LAB, 12-bit grey.
+// Refused as Pillow refuses them: modes outside OPEN_INFO, "La" (which convert_to_rgb cannot convert). Deviations,
+// refused here though Pillow reads them: YCbCr without JPEG compression and old-style JPEG (Pillow converts both
+// through libtiff's RGBA reader), "PA", LAB and 12-bit grey; all rare.
 import CImageCodecs
 
 enum TIFFImageDecoder {
