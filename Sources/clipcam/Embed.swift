@@ -9,7 +9,7 @@ struct EmbedImage: ParsableCommand {
         commandName: "embed-image",
         abstract: "Print the CLIP image embedding of each image file as JSON: {\"embeddings\": [[…], …]}.",
         discussion:
-            "Images are PNG, JPEG or BMP. Embeddings are the projected vectors (as Roboflow's API returns them); --normalize scales each to length 1."
+            "Images are PNG, JPEG, GIF (first frame), BMP, TIFF (first page), WebP (first frame), PPM/PGM/PBM, QOI or TGA, decoded as the reference (transformers with Pillow) decodes them: EXIF orientation applied, transparency composited onto white; truncated files and images over 178,956,970 pixels are refused. Embeddings are the projected vectors (as Roboflow's API returns them); --normalize scales each to length 1."
     )
 
     @OptionGroup var model: ModelOptions
