@@ -25,8 +25,10 @@ public enum OutputPathError: Error, CustomStringConvertible, Equatable {
 public enum OutputPaths {
     /// Refuses outputs that name one file (links and other spellings included, `-` being standard output) and
     /// outputs that name an existing input file. `outputs` and `inputs` are (option, path) pairs; nil paths are
-    /// options not given.
-    public static func checkDistinct(outputs: [(String, String?)], inputs: [(String, String?)]) throws {
+    /// options not given; `inputFiles` are more inputs as bytes (a folder's images).
+    public static func checkDistinct(
+        outputs: [(String, String?)], inputs: [(String, String?)], inputFiles: [(String, SystemPath)] = []
+    ) throws {
         var seen: [(option: String, identity: FileIdentity?, path: String)] = []
         for case let (option, path?) in outputs {
             let identity = path == "-" ? FileIdentity(descriptor: STDOUT_FILENO) : FileIdentity(SystemPath(path))
@@ -36,8 +38,8 @@ public enum OutputPaths {
             }
             seen.append((option, identity, path))
         }
-        for case let (option, path?) in inputs where path != "-" {
-            let file = SystemPath(path)
+        let named = inputs.compactMap { option, path in path.map { (option, SystemPath($0)) } }
+        for (option, file) in named + inputFiles where file.bytes != Array("-".utf8) {
             guard FileKind.of(file) == .regular else { continue }
             let identity = FileIdentity(file)
             if let output = seen.first(where: { $0.identity == identity }) {

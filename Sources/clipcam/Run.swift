@@ -145,10 +145,10 @@ struct Run: ParsableCommand, RepeatableOptions {
             try OutputPaths.checkDistinct(
                 outputs: [("--jsonl", jsonl), ("--csv", csv), ("--screenshot", screenshot)],
                 inputs: [("--source", source), ("--prompts", prompts.flatMap(PromptFile.path)), ("--font", font)]
-                    + folderImages.map { ("--source", $0) }
                     + ModelLocation.requiredFiles.map { file in
                         ("--model", (try? model.directory())?.appendingPathComponent(file).path)
-                    })
+                    },
+                inputFiles: folderImages.map { ("--source", $0) })
         } catch let error as OutputPathError {
             throw ValidationError(error.description)
         }
