@@ -39,6 +39,10 @@ public final class CLIPModel {
         let configuration =
             try configuration ?? CLIPConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
         let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
+        // Before packing copies every weight: a model that cannot fit is an error, not an allocation that fails.
+        let weightCount = file.tensors.values.reduce(0) { $0 + ($1.dtype.isWeightFloat ? $1.elementCount : 0) }
+        try MemoryCheck.check(
+            weightCount: weightCount, extraBytes: precision == .int8 ? weightCount : 0, file: file.url.path)
         let weights = try CLIPWeights(file: file, configuration: configuration)
         self.configuration = configuration
         self.directory = directory

@@ -1,6 +1,7 @@
 import CLIPModel
 import CLIPTokenizer
 import Foundation
+import SafeFiles
 
 /// Where clipcam looks for its CLIP model folder.
 public enum ModelLocation {
@@ -29,8 +30,8 @@ public enum ModelLocation {
 
     /// `$CLIPCAM_MODEL`, else `~/.cache/clipcam/clip-vit-base-patch32`.
     public static var defaultDirectory: URL {
-        if let dir = ProcessInfo.processInfo.environment[environmentVariable], !dir.isEmpty {
-            return URL(fileURLWithPath: (dir as NSString).expandingTildeInPath)
+        if let dir = SystemPath(environment: environmentVariable) {
+            return URL(fileURLWithPath: (dir.expandingTilde().openableOrShownName))
         }
         return cacheDirectory.appendingPathComponent(defaultFolderName)
     }
@@ -43,8 +44,8 @@ public enum ModelLocation {
 
     /// The folder CLIP's real BPE vocabulary is kept in by `scripts/fetch-vocab` (`$CLIPCAM_VOCAB_DIR`).
     public static var vocabularyDirectory: URL {
-        if let dir = ProcessInfo.processInfo.environment["CLIPCAM_VOCAB_DIR"], !dir.isEmpty {
-            return URL(fileURLWithPath: (dir as NSString).expandingTildeInPath)
+        if let dir = SystemPath(environment: "CLIPCAM_VOCAB_DIR") {
+            return URL(fileURLWithPath: dir.expandingTilde().openableOrShownName)
         }
         return cacheDirectory.appendingPathComponent("clip-vocab")
     }

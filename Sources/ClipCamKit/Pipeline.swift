@@ -75,8 +75,9 @@ public struct RunSummary: Sendable {
 /// Failures of the pipeline itself (capture, model and sink errors keep their own types).
 public enum PipelineError: Error, CustomStringConvertible {
     case screenshotFailed(path: String, reason: String)
-    /// SDL found no screen and fell back to `driver` (offscreen, dummy).
-    case noDisplay(driver: String)
+    /// There is no screen: no $DISPLAY or $WAYLAND_DISPLAY (driver nil), or SDL fell back to `driver` (offscreen,
+    /// dummy).
+    case noDisplay(driver: String?)
 
     public var description: String {
         switch self {
@@ -87,9 +88,10 @@ public enum PipelineError: Error, CustomStringConvertible {
             let variables = ["DISPLAY", "WAYLAND_DISPLAY"].map { name in
                 env[name].map { "$\(name) is \($0)" } ?? "$\(name) is not set"
             }
-            return "there is no display to show the window on (\(variables.joined(separator: ", ")); SDL could "
-                + "only draw off screen with its '\(driver)' driver). Run clipcam in a desktop session, or add "
-                + "--headless --jsonl - to print each frame's scores (or --jsonl/--csv FILE)"
+            let fallback = driver.map { "; SDL could only draw off screen with its '\($0)' driver" } ?? ""
+            return "there is no display to show the window on (\(variables.joined(separator: ", "))\(fallback)). "
+                + "Run clipcam in a desktop session, or add --headless --jsonl - to print each frame's scores "
+                + "(or --jsonl/--csv FILE)"
         }
     }
 }

@@ -90,6 +90,7 @@ struct Bench: ParsableCommand {
     static let startupTimeLimit = 300.0
 
     func validate() throws {
+        try checkNotEmpty([("--model", model)])
         try check(threads, in: Bench.threadsRange, option: "--threads", unit: "threads")
         try check(runs, in: Bench.runsRange, option: "--runs", unit: "timed runs")
         try check(pipelineFrames, in: Bench.pipelineFramesRange, option: "--pipeline-frames", unit: "scored frames")
@@ -99,14 +100,21 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        var temporary: URL?
-        defer { if let temporary { try? FileManager.default.removeItem(at: temporary) } }
+        // A random model goes into a folder of this run's own, removed at the end and on Ctrl-C or SIGTERM (a
+        // ViT-B/32 is 600 MB), its staging folder included.
+        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("clipcam-bench-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: temporary) }
+        let watcher = InterruptWatcher { signal in
+            try? FileManager.default.removeItem(at: temporary)
+            _exit(128 + signal)
+        }
+        defer { watcher.cancel() }
+        try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
         let directory: URL
         if let shape {
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clipcam-bench-\(getpid())")
+            let dir = temporary.appendingPathComponent("random-\(shape.rawValue)")
             printError("writing a random \(shape.rawValue) model to \(dir.path)")
             try RandomModel.write(shape: shape, seed: 1, to: dir, vocabulary: ModelLocation.vocabularyDirectory)
-            temporary = dir
             directory = dir
         } else {
             directory =
@@ -278,7 +286,7 @@ struct Bench: ParsableCommand {
     func timeToFirstLine(executable: URL, arguments: [String], environment: [String: String]) throws -> Double {
         let command = ([executable.path] + arguments).joined(separator: " ")
         let errors = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "clipcam-bench-startup-\(getpid()).err")
+            "clipcam-bench-\(getpid())/startup.err")
         defer { try? FileManager.default.removeItem(at: errors) }
         _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         let errorHandle = try FileHandle(forWritingTo: errors)

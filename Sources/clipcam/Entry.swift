@@ -66,7 +66,7 @@ enum ArgumentRules {
         var rest = arguments[...]
         if rest.first == "help" {
             rest = rest.dropFirst()
-            for word in rest where !word.hasPrefix("-") {
+            for word in rest where !word.hasPrefix("-") && word != "help" {
                 guard let next = subcommand(of: command, named: word) else {
                     let list = names(of: command)
                     throw ArgumentRuleError(
@@ -88,7 +88,9 @@ enum ArgumentRules {
         for (index, word) in zip(rest.indices, rest) {
             if word == "--" { break }
             guard word.hasPrefix("--"), word.count > 2 else { continue }
-            let name = String(word.prefix { $0 != "=" })
+            // A flag and its inversion are one option: --reuse and --no-reuse.
+            var name = String(word.prefix { $0 != "=" })
+            if name.hasPrefix("--no-") { name = "--" + name.dropFirst("--no-".count) }
             if repeatable.contains(name) { continue }
             // The occurrence as typed, with its value when it has one ("--fps 15", "--fps=15").
             var shown = word

@@ -31,10 +31,20 @@ struct Model: ParsableCommand {
         @Option(help: "The revision (branch, tag or commit).") var revision = "main"
         @Flag(help: "Replace an existing model folder (one holding a model and nothing else).") var force = false
 
+        func validate() throws {
+            try checkNotEmpty([("--out", out)])
+        }
+
         func run() throws {
             let destination = out.map(userPath) ?? SystemPath(ModelLocation.defaultDirectory.path)
             let fetcher = ModelFetcher(repository: repo, revision: revision)
-            try fetcher.fetch(to: destination, force: force) { printError($0) }
+            do {
+                try fetcher.fetch(to: destination, force: force) { printError($0) }
+            } catch let error as ModelInstallError {
+                guard case .interrupted = error else { throw error }
+                printError("\(error)")
+                throw ExitCode(130)
+            }
             print("CLIP model \(repo) is ready in \(destination)")
         }
     }
@@ -80,6 +90,10 @@ struct Model: ParsableCommand {
         var vocab: String?
         @Flag(help: "Replace an existing model folder (one holding a model and nothing else).") var force = false
 
+        func validate() throws {
+            try checkNotEmpty([("--out", out), ("--vocab", vocab)])
+        }
+
         func run() throws {
             let destination = userPath(out)
             let vocabularyPath = vocab.map(userPath)
@@ -95,15 +109,21 @@ struct Model: ParsableCommand {
             }
             let installer = try ModelInstaller(destination: destination, force: force)
             var bar: ProgressBar?
-            try installer.install(log: printError) { work in
-                try RandomModel.writeFolder(
-                    shape: shape, seed: seed, into: work.folder, shownAs: work.shownAs, vocabulary: vocabulary
-                ) { done, total in
-                    try work.checkInterrupt()
-                    if bar == nil { bar = ProgressBar(label: "model.safetensors", total: Int64(total)) }
-                    bar?.update(Int64(done))
-                    if done == total { bar?.finish(Int64(done)) }
+            do {
+                try installer.install(log: printError) { work in
+                    try RandomModel.writeFolder(
+                        shape: shape, seed: seed, into: work.folder, shownAs: work.shownAs, vocabulary: vocabulary
+                    ) { done, total in
+                        try work.checkInterrupt()
+                        if bar == nil { bar = ProgressBar(label: "model.safetensors", total: Int64(total)) }
+                        bar?.update(Int64(done))
+                        if done == total { bar?.finish(Int64(done)) }
+                    }
                 }
+            } catch let error as ModelInstallError {
+                guard let signal = installer.interruptingSignal else { throw error }
+                printError("\(error)")
+                throw ExitCode(128 + signal)
             }
             print("wrote a RANDOM \(shape.rawValue) CLIP model (seed \(seed)) to \(destination)")
             printError("warning: \(ClipEngine.randomWarning)")
@@ -138,9 +158,5 @@ extension Precision: ExpressibleByArgument {}
 /// A path from the command line as bytes (those of the argument as typed, even when they are not UTF-8: start-up
 /// records them, see Entry.swift), with a leading `~` or `~/` standing for the home folder.
 func userPath(_ text: String) -> SystemPath {
-    let path = SystemPath(text)
-    guard path.bytes.first == UInt8(ascii: "~"), path.bytes.count == 1 || path.bytes[1] == UInt8(ascii: "/") else {
-        return path
-    }
-    return SystemPath(bytes: Array(NSHomeDirectory().utf8) + path.bytes.dropFirst())
+    SystemPath(text).expandingTilde()
 }

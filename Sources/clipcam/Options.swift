@@ -36,6 +36,7 @@ struct ModelOptions: ParsableArguments {
     var precision: Precision = .fp32
 
     func validate() throws {
+        try checkNotEmpty([("--model", model)])
         if let threads { try check(threads, in: Self.threadRange, option: "--threads", unit: "threads") }
     }
 

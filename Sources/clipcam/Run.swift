@@ -4,6 +4,7 @@ import Classifier
 import ClipCamKit
 import Display
 import Foundation
+import SafeFiles
 
 struct Run: ParsableCommand, RepeatableOptions {
     static let repeatableOptions: Set<String> = ["--prompt"]
@@ -48,7 +49,10 @@ struct Run: ParsableCommand, RepeatableOptions {
         help: ArgumentHelp(
             "Requested camera frame rate; the rate of images and synthetic sources (0.1–1000).", valueName: "fps"))
     var fps: Double?
-    @Flag(help: "Files and synthetic sources: as fast as the encoder takes frames, not at their own rate.")
+    @Flag(
+        help: ArgumentHelp(
+            "Files and synthetic sources: frames as fast as they can be read, not at their own rate; those the "
+                + "encoder has no time for are dropped and counted, as with a camera faster than the encoder."))
     var fast = false
     @Flag(help: "Images and video files: start again at the end.") var loop = false
     @Flag(help: "Camera: when it is unplugged, wait for it to return instead of ending.") var reconnect = false
@@ -104,6 +108,10 @@ struct Run: ParsableCommand, RepeatableOptions {
     static let maxPrompts = 10_000
 
     func validate() throws {
+        try checkNotEmpty([
+            ("--prompts", prompts), ("--source", source), ("--jsonl", jsonl), ("--csv", csv), ("--font", font),
+            ("--screenshot", screenshot),
+        ])
         switch (prompt.isEmpty, prompts) {
         case (true, nil): throw ValidationError("give --prompt TEXT (once or more) or --prompts FILE|NAME")
         case (false, .some): throw ValidationError("give either --prompt or --prompts, not both")
@@ -134,6 +142,7 @@ struct Run: ParsableCommand, RepeatableOptions {
         try check(reuseThreshold, in: 0...255, option: "--reuse-threshold", unit: "grey levels")
         if let frames { try check(frames, in: Run.framesRange, option: "--frames", unit: "frames") }
         if headless && screenshot != nil { throw ValidationError("--screenshot needs the window; drop --headless") }
+        if headless && font != nil { throw ValidationError("--font is the window's font; drop it with --headless") }
         if headless && jsonl == nil && csv == nil {
             throw ValidationError("--headless shows nothing; add --jsonl FILE|- or --csv FILE")
         }
@@ -154,6 +163,32 @@ struct Run: ParsableCommand, RepeatableOptions {
         }
     }
 
+    /// The options given that this source does not use, each with why (told, not silently dropped). Decided from
+    /// the spec and the file's name alone (no ffprobe).
+    func ignoredOptions(source: String) -> [String] {
+        let path = SystemPath(source)
+        let kind = FileKind.of(path)
+        let name = String(decoding: path.lastComponent, as: UTF8.self).lowercased()
+        let isCamera = kind == .characterDevice || source.hasPrefix("/dev/video")
+        let isVideo = kind == .regular && FrameSources.videoExtensions.contains { name.hasSuffix("." + $0) }
+        var warnings: [String] = []
+        if isVideo {
+            if fps != nil { warnings.append("--fps does nothing for a video file, which plays at its own rate") }
+            if size != nil { warnings.append("--size does nothing for a video file, which keeps its own size") }
+        }
+        if source.hasPrefix("synthetic:") {
+            let spec = source.dropFirst("synthetic:".count)
+            if size != nil && !spec.hasPrefix("@") {
+                warnings.append("--size does nothing: '\(source)' names the size")
+            }
+            if fps != nil && spec.contains("@") { warnings.append("--fps does nothing: '\(source)' names the rate") }
+        }
+        if reconnect && !isCamera { warnings.append("--reconnect is for cameras; \(source) is not one") }
+        if loop && isCamera { warnings.append("--loop is for images and video files; a camera does not end") }
+        if fast && isCamera { warnings.append("--fast is for files and synthetic sources; a camera has its own rate") }
+        return warnings
+    }
+
     static func parseSize(_ text: String, option: String) throws -> (width: Int, height: Int) {
         let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
         guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]), width > 0, height > 0 else {
@@ -170,6 +205,7 @@ struct Run: ParsableCommand, RepeatableOptions {
             printError("error: \(error)")
             throw ExitCode.failure
         }
+        for warning in ignoredOptions(source: source) { printError("warning: \(warning)") }
         let texts = uniquePrompts(try prompts.map { try PromptFile.load($0, limit: Run.maxPrompts) } ?? prompt)
         let engine = try model.loadEngine()
         var capture = CaptureOptions(fast: fast, loop: loop, reconnect: reconnect)

@@ -76,6 +76,7 @@ struct Label: ParsableCommand {
 
     func validate() throws {
         if files.isEmpty { throw ValidationError("give at least one image file") }
+        try checkNotEmpty([("--prompts", prompts)] + files.map { ("an image file", $0) })
     }
 
     func run() throws {
