@@ -59,6 +59,8 @@ public enum ModelLocation {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue
         else { throw ModelLocationError.missing(directory) }
+        // A folder this user cannot list or enter would look empty: say what is wrong instead.
+        guard access(directory.path, R_OK | X_OK) == 0 else { throw ModelLocationError.unreadable(directory) }
         let missing = requiredFiles.filter {
             !FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path)
         }
@@ -134,9 +136,12 @@ public enum ModelFolderError: Error, CustomStringConvertible, Equatable {
 public enum ModelLocationError: Error, CustomStringConvertible {
     case missing(URL)
     case incomplete(URL, missing: [String])
+    case unreadable(URL)
 
     public var description: String {
         switch self {
+        case .unreadable(let dir):
+            return "no permission to read the model folder \(dir.path); check its permissions (ls -ld)"
         case .missing(let dir):
             let random = ModelLocation.suggestedRandomDirectory.path
             return """

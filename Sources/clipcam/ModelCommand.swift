@@ -33,6 +33,20 @@ struct Model: ParsableCommand {
 
         func validate() throws {
             try checkNotEmpty([("--out", out)])
+            // A Hugging Face repository id: OWNER/NAME of letters, digits, '-', '_' and '.', never '..'.
+            let isName = { (part: Substring) in
+                !part.isEmpty && part != "." && part != ".."
+                    && part.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
+            }
+            let parts = repo.split(separator: "/", omittingEmptySubsequences: false)
+            guard (1...2).contains(parts.count), parts.allSatisfy(isName) else {
+                throw ValidationError(
+                    "--repo takes a Hugging Face repository id such as openai/clip-vit-base-patch32; got '\(repo)'")
+            }
+            let revisionParts = revision.split(separator: "/", omittingEmptySubsequences: false)
+            guard revisionParts.allSatisfy(isName) else {
+                throw ValidationError("--revision takes a branch, tag or commit such as main; got '\(revision)'")
+            }
         }
 
         func run() throws {
