@@ -167,7 +167,9 @@ public enum CommandLineBytes {
 public enum PathNames {
     private static let aliases = Mutex<[String: SystemPath]>([:])
 
+    /// One alias per path: asking again (a computed default folder, a file read once a frame) opens nothing new.
     static func alias(for path: SystemPath, role: String) throws -> String {
+        if let known = aliases.withLock({ $0.first { $0.value == path }?.key }) { return known }
         let descriptor = path.withCString { clinux_open_path($0) }
         guard descriptor >= 0 else { throw FileAccessError.from(errno: errno, path: path, role: role) }
         let name = "/proc/\(getpid())/fd/\(descriptor)"

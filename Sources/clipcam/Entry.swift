@@ -21,14 +21,12 @@ extension ClipCam {
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             try ArgumentRules.check(arguments)
-        } catch let error as ArgumentRuleError {
+        } catch {
             let path = ArgumentRules.path(of: error.command)
             printError(
                 "Error: \(error.message)\nUsage: \(ClipCam.usageString(for: error.command))\n"
                     + "  See 'clipcam help\(path.isEmpty ? "" : " " + path)' for more information.")
             Foundation.exit(ExitCode.validationFailure.rawValue)
-        } catch {
-            fatalError("ArgumentRules.check throws ArgumentRuleError only")
         }
         do {
             var command = try parseAsRoot(arguments)
@@ -61,7 +59,7 @@ struct ArgumentRuleError: Error {
 enum ArgumentRules {
     /// Refuses what ArgumentParser would accept silently: a single-value option or a flag given twice (it keeps
     /// the last), and `help` followed by something that is not a command (it prints the general help, status 0).
-    static func check(_ arguments: [String]) throws {
+    static func check(_ arguments: [String]) throws(ArgumentRuleError) {
         var command: any ParsableCommand.Type = ClipCam.self
         var rest = arguments[...]
         if rest.first == "help" {
