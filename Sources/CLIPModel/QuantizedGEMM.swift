@@ -48,10 +48,43 @@ final class QuantizedLinear {
     /// The instructions its products run on.
     let kernel: QuantizedKernel
 
-    init(
+    convenience init(
         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outputs: Int, inputs: Int,
         kernel: QuantizedKernel = .preferred
     ) {
+        self.init(bias: bias, outputs: outputs, inputs: inputs, kernel: kernel)
+        let levels = Float(quantizationLevels(inputs: inputs))
+        for output in 0..<outputs {
+            let row = weight + output * inputs
+            var largest: Float = 0
+            for k in 0..<inputs { largest = max(largest, abs(row[k])) }
+            let scale = largest > 0 ? largest / levels : 1
+            let inverse = 1 / scale
+            let base = channel(output)
+            for k in 0..<inputs {
+                base[(k / 2) * 32 + k % 2] = Int16(max(-levels, min(levels, (row[k] * inverse).rounded())))
+            }
+            scales[output] = scale
+        }
+    }
+
+    /// A layer whose weights are integers already: `values` [outputs × inputs] row-major, with one scale per output
+    /// channel (the 8-bit path's weights in this kernel's layout).
+    convenience init(
+        values: UnsafePointer<Int8>, scales: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outputs: Int,
+        inputs: Int, kernel: QuantizedKernel
+    ) {
+        self.init(bias: bias, outputs: outputs, inputs: inputs, kernel: kernel)
+        for output in 0..<outputs {
+            let row = values + output * inputs
+            let base = channel(output)
+            for k in 0..<inputs { base[(k / 2) * 32 + k % 2] = Int16(row[k]) }
+            self.scales[output] = scales[output]
+        }
+    }
+
+    /// Zero weights and scales, and the padded bias.
+    private init(bias: UnsafePointer<Float>?, outputs: Int, inputs: Int, kernel: QuantizedKernel) {
         precondition(kernel.isAvailable, "int8 kernel \(kernel.rawValue) cannot run here")
         self.kernel = kernel
         self.inputs = inputs
@@ -72,20 +105,12 @@ final class QuantizedLinear {
         } else {
             self.bias = nil
         }
-        let levels = Float(quantizationLevels(inputs: inputs))
-        for output in 0..<outputs {
-            let row = weight + output * inputs
-            var largest: Float = 0
-            for k in 0..<inputs { largest = max(largest, abs(row[k])) }
-            let scale = largest > 0 ? largest / levels : 1
-            let inverse = 1 / scale
-            let lane = output % Self.width
-            let base = weights + (output / Self.width) * pairs * 32 + (lane / 8) * 16 + (lane % 8) * 2
-            for k in 0..<inputs {
-                base[(k / 2) * 32 + k % 2] = Int16(max(-levels, min(levels, (row[k] * inverse).rounded())))
-            }
-            scales[output] = scale
-        }
+    }
+
+    /// Where output channel `output`'s first weight goes: its pair k/2 is 32 values further on, k % 2 within it.
+    private func channel(_ output: Int) -> UnsafeMutablePointer<Int16> {
+        let lane = output % Self.width
+        return weights + (output / Self.width) * pairs * 32 + (lane / 8) * 16 + (lane % 8) * 2
     }
 
     deinit {
@@ -100,7 +125,7 @@ final class QuantizedRows {
     let capacity: Int
     /// [rows × stride] values; a row's padding to a whole pair is 0.
     let values: UnsafeMutablePointer<Int16>
-    private(set) var stride = 0
+    var stride = 0
     /// t_r of each row.
     let step: UnsafeMutablePointer<Float>
 

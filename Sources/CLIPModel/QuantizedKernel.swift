@@ -28,6 +28,14 @@ public enum QuantizedKernel: String, Sendable, CaseIterable {
         #endif
     }
 
+    /// Why this build or CPU cannot run the kernel, or nil when it can.
+    public var unavailableReason: String? {
+        guard !isAvailable else { return nil }
+        let missing = requiredFlags.filter { !Self.cpuFlags.contains($0) }
+        return missing.isEmpty
+            ? "this build does not run it on this architecture" : "this CPU lacks \(missing.joined(separator: ", "))"
+    }
+
     /// The fastest kernel this CPU can run.
     public static let preferred: QuantizedKernel = allCases.first(where: \.isAvailable) ?? .portable
 
@@ -42,12 +50,7 @@ public enum QuantizedKernel: String, Sendable, CaseIterable {
             throw QuantizedKernelError(
                 message: "CLIPCAM_INT8_KERNEL=\(name) names no int8 kernel; use one of: \(available) (or unset it)")
         }
-        guard kernel.isAvailable else {
-            let missing = kernel.requiredFlags.filter { !cpuFlags.contains($0) }
-            let reason =
-                missing.isEmpty
-                ? "this build does not run it on this architecture"
-                : "this CPU lacks \(missing.joined(separator: ", "))"
+        if let reason = kernel.unavailableReason {
             throw QuantizedKernelError(
                 message: "CLIPCAM_INT8_KERNEL=\(name): \(reason); use one of: \(available) (or unset it)")
         }
