@@ -23,6 +23,8 @@ Schemes (weights always per output channel; activations always per token, i.e. p
   bf16        both operands of every linear layer rounded to bfloat16 (vdpbf16ps), fp32 attention
   bf16_attn   bf16 linears and bf16 operands of the attention products too
   u8s8_bf16attn  u8s8 linears and bf16 attention products
+  u8s8_attn8  u8s8 linears and 8-bit attention products (Q u8 per query, K s8 per key, P u8 per query, V s8 per
+              channel); u8s8_attn16: 16-bit attention products
   *_patch8    suffix: the patch embedding also in the scheme (otherwise it stays int16 for integer schemes)
 The attention products (Q.K^T and P.V) stay float unless a scheme says otherwise, as in clipcam.
 """
@@ -164,6 +166,10 @@ def scheme_table(name):
         return pick(lambda i, n, k: U8S8), "bf16"
     if base == "int16_bf16attn":
         return pick(lambda i, n, k: INT16), "bf16"
+    if base == "u8s8_attn8":
+        return pick(lambda i, n, k: U8S8), "int8"
+    if base == "u8s8_attn16":
+        return pick(lambda i, n, k: U8S8), "int16"
     raise ValueError(f"unknown scheme {name}")
 
 
@@ -234,9 +240,19 @@ class Vision:
             v = v.reshape(tokens, self.heads, hd).transpose(0, 1)
             if attention == "bf16":
                 q, k, v = bf16(q), bf16(k), bf16(v)
+            elif attention == "int8":
+                # Q per query token u8 with a zero point, K per key token s8; V per head channel s8.
+                q, k, v = asymmetric_u8(q), symmetric(k, 127), symmetric(v.transpose(1, 2), 127).transpose(1, 2)
+            elif attention == "int16":
+                q, k = symmetric(q, levels16(hd)), symmetric(k, levels16(hd))
+                v = symmetric(v.transpose(1, 2), levels16(tokens)).transpose(1, 2)
             scores = torch.softmax(q @ k.transpose(1, 2), dim=-1)
             if attention == "bf16":
                 scores = bf16(scores)
+            elif attention == "int8":
+                scores = asymmetric_u8(scores)
+            elif attention == "int16":
+                scores = symmetric(scores, levels16(tokens))
             context = (scores @ v).transpose(0, 1).reshape(tokens, self.width)
             h = h + self.linear(
                 context, w[pre + "self_attn.out_proj.weight"], w[pre + "self_attn.out_proj.bias"],

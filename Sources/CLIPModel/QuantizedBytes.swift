@@ -59,13 +59,14 @@ enum ByteQuantization {
 
 /// A linear layer in 8-bit form. On the VNNI kernel: panels of 64 output channels, for each quad of inputs 256
 /// bytes (channel j's four weights at 4j ..< 4j + 4, VNNIKernels.ByteKernels' layout), with the column sums Σ_k q_ok;
-/// on the others, the same integers in the 16-bit kernels' layout (`wide`).
+/// on the others, the same integers in the 16-bit kernels' layout (`wide`). A layer made with room for a size
+/// (`init(outputs:inputs:…)`) can be quantised again and again within it (attention's keys and values, per head).
 final class ByteLinear {
     static let width = 64
-    let inputs: Int
-    let outputs: Int
+    private(set) var inputs: Int
+    private(set) var outputs: Int
     /// Input quads (inputs rounded up to a multiple of 4; the extra weights are 0).
-    let quads: Int
+    private(set) var quads: Int
     /// The VNNI panels, or nil.
     let packed: UnsafeMutableRawPointer?
     /// Σ_k q_ok per channel, padded to whole panels of 64.
@@ -77,15 +78,30 @@ final class ByteLinear {
     /// The same layer for the 16-bit kernels (CPUs without AVX-512 VNNI), or nil.
     let wide: QuantizedLinear?
     let kernel: QuantizedKernel
+    /// Bytes of the VNNI panels and channels of the scales allocated.
+    private let packedCapacity: Int
+    private let channelCapacity: Int
+    /// The quantised weights before packing [outputs × inputs], kept by a layer that is quantised again and again.
+    private let values: UnsafeMutablePointer<Int8>?
+    /// Weights the layer has room for.
+    private let valueCapacity: Int
 
     /// Panels of this layer's kernel and their width.
     var panels: Int { wide?.panels ?? (outputs + Self.width - 1) / Self.width }
     var panelWidth: Int { wide == nil ? Self.width : QuantizedLinear.width }
 
-    init(
+    /// A model's layer: W [outputs × inputs] row-major (PyTorch's Linear layout), quantised and packed once.
+    convenience init(
         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outputs: Int, inputs: Int,
         kernel: QuantizedKernel = .preferred
     ) {
+        self.init(outputs: outputs, inputs: inputs, bias: bias, kernel: kernel, reusable: false)
+        quantize(weight, outputStride: inputs, inputStride: 1, outputs: outputs, inputs: inputs)
+    }
+
+    /// Room for up to `outputs` × `inputs` weights; `quantize` gives them. `reusable`: keep the scratch that
+    /// `quantize` needs, so that quantising again allocates nothing.
+    init(outputs: Int, inputs: Int, bias: UnsafePointer<Float>? = nil, kernel: QuantizedKernel, reusable: Bool) {
         precondition(kernel.isAvailable, "int8 kernel \(kernel.rawValue) cannot run here")
         precondition(
             inputs <= ByteQuantization.maxInputs, "8-bit products are exact up to \(ByteQuantization.maxInputs) inputs")
@@ -93,55 +109,35 @@ final class ByteLinear {
         self.outputs = outputs
         self.kernel = kernel
         quads = (inputs + 3) / 4
-        let channels = (outputs + Self.width - 1) / Self.width * Self.width
-        columnSums = .allocate(capacity: channels)
-        columnSums.initialize(repeating: 0, count: channels)
-        scales = .allocate(capacity: channels)
-        scales.initialize(repeating: 0, count: channels)
+        valueCapacity = outputs * inputs
+        channelCapacity = (outputs + Self.width - 1) / Self.width * Self.width
+        columnSums = .allocate(capacity: channelCapacity)
+        columnSums.initialize(repeating: 0, count: channelCapacity)
+        scales = .allocate(capacity: channelCapacity)
+        scales.initialize(repeating: 0, count: channelCapacity)
         if let bias {
-            let padded = UnsafeMutablePointer<Float>.allocate(capacity: channels)
-            padded.initialize(repeating: 0, count: channels)
+            let padded = UnsafeMutablePointer<Float>.allocate(capacity: channelCapacity)
+            padded.initialize(repeating: 0, count: channelCapacity)
             padded.update(from: bias, count: outputs)
             self.bias = padded
         } else {
             self.bias = nil
         }
-
-        // Quantise every channel.
-        let values = UnsafeMutablePointer<Int8>.allocate(capacity: max(outputs * inputs, 1))
-        defer { values.deallocate() }
-        for output in 0..<outputs {
-            let row = weight + output * inputs
-            var largest: Float = 0
-            for k in 0..<inputs { largest = max(largest, abs(row[k])) }
-            let scale = largest > 0 ? largest / ByteQuantization.weightLevels : 1
-            let inverse = 1 / scale
-            var sum: Int32 = 0
-            for k in 0..<inputs {
-                let level = max(-127, min(127, (row[k] * inverse).rounded(.toNearestOrEven)))
-                let q = Int8(level.isNaN ? 0 : level)
-                values[output * inputs + k] = q
-                sum += Int32(q)
-            }
-            scales[output] = scale
-            columnSums[output] = sum
-        }
-
         if kernel == .avx512vnni {
-            let bytes = channels * quads * 4
-            let panels = allocateWeights(bytes: bytes)
-            panels.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-            for output in 0..<outputs {
-                let base = panels + (output / Self.width) * quads * 256 + (output % Self.width) * 4
-                let row = values + output * inputs
-                for k in 0..<inputs { base.storeBytes(of: row[k], toByteOffset: (k / 4) * 256 + k % 4, as: Int8.self) }
-            }
+            packedCapacity = max(channelCapacity * quads * 4, 1)
+            let panels = allocateWeights(bytes: packedCapacity)
+            panels.initializeMemory(as: UInt8.self, repeating: 0, count: packedCapacity)
             packed = panels
             wide = nil
         } else {
+            packedCapacity = 0
             packed = nil
-            wide = QuantizedLinear(
-                values: values, scales: scales, bias: bias, outputs: outputs, inputs: inputs, kernel: kernel)
+            wide = QuantizedLinear(outputs: outputs, inputs: inputs, bias: bias, kernel: kernel)
+        }
+        if reusable {
+            values = .allocate(capacity: max(outputs * inputs, 1))
+        } else {
+            values = nil
         }
     }
 
@@ -150,6 +146,96 @@ final class ByteLinear {
         columnSums.deallocate()
         scales.deallocate()
         bias?.deallocate()
+        values?.deallocate()
+    }
+
+    /// Quantises and packs attention's keys of one head: output o (a token) has its `inputs` values contiguous at
+    /// `weight + o · rowStride`. The same integers as `quantize`, vectorised on the VNNI kernel.
+    func quantizeRows(_ weight: UnsafePointer<Float>, rowStride: Int, outputs: Int, inputs: Int) {
+        #if arch(x86_64)
+            if let packed {
+                prepare(outputs: outputs, inputs: inputs)
+                ByteKernels.packRows(
+                    weight, rowStride: rowStride, outputs: outputs, inputs: inputs, quads: quads, into: packed,
+                    scales: scales, sums: columnSums)
+                return
+            }
+        #endif
+        quantize(weight, outputStride: rowStride, inputStride: 1, outputs: outputs, inputs: inputs)
+    }
+
+    /// Quantises and packs attention's values of one head: output o (a channel) has input k (a token) at
+    /// `weight[k · rowStride + o]`. The same integers as `quantize`, vectorised on the VNNI kernel.
+    func quantizeColumns(_ weight: UnsafePointer<Float>, rowStride: Int, outputs: Int, inputs: Int) {
+        #if arch(x86_64)
+            if let packed {
+                prepare(outputs: outputs, inputs: inputs)
+                ByteKernels.packColumns(
+                    weight, rowStride: rowStride, outputs: outputs, inputs: inputs, quads: quads, into: packed,
+                    scales: scales, sums: columnSums)
+                return
+            }
+        #endif
+        quantize(weight, outputStride: 1, inputStride: rowStride, outputs: outputs, inputs: inputs)
+    }
+
+    /// Sets the size for the VNNI panels and zeroes the panels' bytes and the scales it will use.
+    private func prepare(outputs: Int, inputs: Int) {
+        let quads = (inputs + 3) / 4
+        let channels = (outputs + Self.width - 1) / Self.width * Self.width
+        precondition(channels <= channelCapacity && channels * quads * 4 <= packedCapacity, "layer too small")
+        self.outputs = outputs
+        self.inputs = inputs
+        self.quads = quads
+        scales.update(repeating: 0, count: channels)
+        columnSums.update(repeating: 0, count: channels)
+        packed!.initializeMemory(as: UInt8.self, repeating: 0, count: channels * quads * 4)
+    }
+
+    /// Quantises and packs `outputs` × `inputs` weights, output o's input k at `weight[o · outputStride + k ·
+    /// inputStride]`, within the room the layer was made with.
+    func quantize(
+        _ weight: UnsafePointer<Float>, outputStride: Int, inputStride: Int, outputs: Int, inputs: Int
+    ) {
+        let quads = (inputs + 3) / 4
+        let channels = (outputs + Self.width - 1) / Self.width * Self.width
+        precondition(channels <= channelCapacity && outputs * inputs <= valueCapacity, "layer too small")
+        self.outputs = outputs
+        self.inputs = inputs
+        self.quads = quads
+        let temporary = values == nil ? UnsafeMutablePointer<Int8>.allocate(capacity: max(outputs * inputs, 1)) : nil
+        defer { temporary?.deallocate() }
+        let q = values ?? temporary!
+        scales.update(repeating: 0, count: channels)
+        columnSums.update(repeating: 0, count: channels)
+        for output in 0..<outputs {
+            let row = weight + output * outputStride
+            var largest: Float = 0
+            for k in 0..<inputs { largest = max(largest, abs(row[k * inputStride])) }
+            let scale = largest > 0 ? largest / ByteQuantization.weightLevels : 1
+            let inverse = 1 / scale
+            var sum: Int32 = 0
+            for k in 0..<inputs {
+                let level = max(-127, min(127, (row[k * inputStride] * inverse).rounded(.toNearestOrEven)))
+                let value = Int8(level.isNaN ? 0 : level)
+                q[output * inputs + k] = value
+                sum += Int32(value)
+            }
+            scales[output] = scale
+            columnSums[output] = sum
+        }
+        if let packed {
+            let bytes = channels * quads * 4
+            precondition(bytes <= packedCapacity, "layer too small")
+            packed.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+            for output in 0..<outputs {
+                let base = packed + (output / Self.width) * quads * 256 + (output % Self.width) * 4
+                let row = q + output * inputs
+                for k in 0..<inputs { base.storeBytes(of: row[k], toByteOffset: (k / 4) * 256 + k % 4, as: Int8.self) }
+            }
+        } else {
+            wide!.fill(values: q, scales: scales, outputs: outputs, inputs: inputs)
+        }
     }
 }
 
@@ -221,6 +307,62 @@ final class ByteRows {
                 for k in inputs..<stride { output[k] = 0 }
             }
         #endif
+    }
+
+    /// Attention's probabilities: for each of `rows` rows of scores (`lda` apart), the first `visible(row)` of
+    /// `count` are turned into bytes u_k = round(255 · e_k) with e_k = exp(s_k − max) and scale t = 1 / (255 · Σe),
+    /// zero point 0 (so t · u_k ≈ softmax(s)_k: the normalisation is in the scale); the rest are 0.
+    func softmax(
+        _ scores: UnsafePointer<Float>, rows: Int, count: Int, lda: Int, visible: (Int) -> Int
+    ) {
+        stride = (count + 3) / 4 * 4
+        precondition(rows * stride <= capacity, "quantised activation buffer too small")
+        if let wide { wide.stride = (count + 1) / 2 * 2 }
+        for row in 0..<rows {
+            let input = scores + row * lda
+            let shown = visible(row)
+            let total: Float
+            if let wide {
+                let output = wide.values + row * wide.stride
+                total = Self.softmaxLevels(input, count: shown) { k, u in output[k] = Int16(u) }
+                for k in shown..<wide.stride { output[k] = 0 }
+            } else {
+                #if arch(x86_64)
+                    let output = bytes + row * stride
+                    total = ByteKernels.softmaxBytes(input, count: shown, into: output)
+                    for k in shown..<stride { output[k] = 0 }
+                #else
+                    preconditionFailure("no VNNI kernel on this architecture")
+                #endif
+            }
+            zeros[row] = 0
+            scales[row] = 1 / (255 * total)
+            wide?.step[row] = scales[row]
+        }
+    }
+
+    /// `ByteKernels.softmaxBytes` in eight-lane Swift: the same e_k (Kernels.exp takes the same steps as the VNNI
+    /// module's exp, also for the last, partial group) and so the same bytes, given to `store`; returns Σe.
+    static func softmaxLevels(
+        _ x: UnsafePointer<Float>, count: Int, store: (Int, Int32) -> Void
+    ) -> Float {
+        var largest = -Float.infinity
+        for k in 0..<count where x[k] > largest { largest = x[k] }
+        let shift = Lanes(repeating: largest)
+        var total = Lanes()
+        var k = 0
+        while k < count {
+            var v = Lanes(repeating: 0)
+            let lanes = min(8, count - k)
+            for lane in 0..<lanes { v[lane] = x[k + lane] }
+            var e = Kernels.exp(v - shift)
+            for lane in lanes..<8 { e[lane] = 0 }
+            total += e
+            let u = (e * 255).rounded(.toNearestOrEven)
+            for lane in 0..<lanes { store(k + lane, Int32(u[lane])) }
+            k += 8
+        }
+        return total.sum()
     }
 
     /// The smallest and largest of `count` floats, eight lanes at a time.

@@ -136,6 +136,7 @@ final class TransformerStack {
     private let bytes: ByteRows?  // [maxTokens × I] 8-bit values, for int8 products
     private let productTask = ProductTask()
     private let attention: AttentionTask
+    private let byteAttention: ByteAttentionTask?  // int8's attention, in place of `attention`
 
     init(
         layers: [EncoderLayerWeights], width: Int, heads: Int, intermediate: Int, activation: Activation,
@@ -164,6 +165,12 @@ final class TransformerStack {
                 rows: maxTokens, inputs: precision == .int16 ? max(width, intermediate, maxInputs) : maxInputs)
         bytes =
             precision == .int8 ? ByteRows(rows: maxTokens, inputs: max(width, intermediate), kernel: kernel) : nil
+        byteAttention =
+            precision == .int8
+            ? ByteAttentionTask(
+                scratch: (0..<pool.threads).map { _ in
+                    ByteAttentionScratch(headDim: width / heads, maxTokens: maxTokens, kernel: kernel)
+                }) : nil
     }
 
     /// y = x · Wᵀ (+ bias, + y, activation) for `rows` rows of x (`lda` floats apart) over `panels` of a block's
@@ -219,9 +226,15 @@ final class TransformerStack {
                     normed.pointer + first * width, rows: 1, layer.qkv, into: qkv.pointer + first * 3 * width,
                     panels: 0..<queryPanels)
             }
-            attention.perform(
-                qkv: qkv.pointer, tokens: tokens, width: width, heads: heads, causal: causal, queries: rows,
-                context: context.pointer, pool: pool)
+            if let byteAttention {
+                byteAttention.perform(
+                    qkv: qkv.pointer, tokens: tokens, width: width, heads: heads, causal: causal, queries: rows,
+                    context: context.pointer, pool: pool)
+            } else {
+                attention.perform(
+                    qkv: qkv.pointer, tokens: tokens, width: width, heads: heads, causal: causal, queries: rows,
+                    context: context.pointer, pool: pool)
+            }
             product(
                 context.pointer + first * width, rows: rows.count, layer.outProj, into: x + first * width,
                 accumulate: true)

@@ -236,6 +236,139 @@
             return _mm512_mul_ps(er, scale)
         }
 
+        /// Quantises weights given one output channel per row (output o's `inputs` values contiguous at
+        /// `weights + o · rowStride`) to s8 with one scale per channel, q = clamp(round(w · (1 / s)), ±127) with
+        /// s = max|w| / 127 (1 for an all-zero channel), and packs them into `panels` (this file's layout, `quads`
+        /// quads per panel, which must hold `outputs` channels; padding already zero). Writes s and Σ_k q to
+        /// `scales` and `sums`. The same integers as CLIPModel's ByteLinear.quantize.
+        public static func packRows(
+            _ weights: UnsafePointer<Float>, rowStride: Int, outputs: Int, inputs: Int, quads: Int,
+            into panels: UnsafeMutableRawPointer, scales: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Int32>
+        ) {
+            for output in 0..<outputs {
+                let row = weights + output * rowStride
+                var largest = _mm512_setzero_ps()
+                var k = 0
+                while k < inputs {
+                    let mask: __mmask16 = inputs - k >= 16 ? 0xFFFF : __mmask16((1 << (inputs - k)) - 1)
+                    largest = _mm512_max_ps(largest, _mm512_abs_ps(_mm512_maskz_loadu_ps(mask, row + k)))
+                    k += 16
+                }
+                let maximum = _mm512_reduce_max_ps(largest)
+                let scale = maximum > 0 ? maximum / 127 : 1
+                let inverse = _mm512_set1_ps(1 / scale)
+                var sum = _mm512_setzero_si512()
+                let channel = panels + (output / panelWidth) * quads * 256 + (output % panelWidth) * 4
+                k = 0
+                while k < inputs {
+                    let mask: __mmask16 = inputs - k >= 16 ? 0xFFFF : __mmask16((1 << (inputs - k)) - 1)
+                    let q = levels(_mm512_mul_ps(_mm512_maskz_loadu_ps(mask, row + k), inverse))
+                    sum = _mm512_add_epi32(sum, q)
+                    let bytes = unsafeBitCast(_mm512_cvtepi32_epi8(q), to: SIMD4<Int32>.self)
+                    for lane in 0..<min(4, quads - k / 4) {
+                        channel.storeBytes(of: bytes[lane], toByteOffset: (k / 4 + lane) * 256, as: Int32.self)
+                    }
+                    k += 16
+                }
+                scales[output] = scale
+                sums[output] = _mm512_reduce_add_epi32(sum)
+            }
+        }
+
+        /// As `packRows` for weights given one input per row: output o's input k at `weights[k · rowStride + o]`
+        /// (attention's V, whose output channels are the head's channels and whose inputs are the tokens).
+        public static func packColumns(
+            _ weights: UnsafePointer<Float>, rowStride: Int, outputs: Int, inputs: Int, quads: Int,
+            into panels: UnsafeMutableRawPointer, scales: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Int32>
+        ) {
+            var first = 0
+            while first < outputs {
+                let mask: __mmask16 = outputs - first >= 16 ? 0xFFFF : __mmask16((1 << (outputs - first)) - 1)
+                var largest = _mm512_setzero_ps()
+                for k in 0..<inputs {
+                    largest = _mm512_max_ps(
+                        largest, _mm512_abs_ps(_mm512_maskz_loadu_ps(mask, weights + k * rowStride + first)))
+                }
+                var scale = largest / 127
+                scale.replace(with: 1, where: largest .== 0)
+                let inverse = 1 / scale
+                _mm512_mask_storeu_ps(scales + first, mask, scale)
+                var sum = _mm512_setzero_si512()
+                let target = panels + (first / panelWidth) * quads * 256 + (first % panelWidth) * 4
+                let count = min(16, outputs - first)
+                for quad in 0..<quads {
+                    // The quad's four inputs (zero past the last), 16 channels each.
+                    @inline(__always) func row(_ index: Int) -> __m512i {
+                        let k = quad * 4 + index
+                        guard k < inputs else { return _mm512_setzero_si512() }
+                        return levels(
+                            _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, weights + k * rowStride + first), inverse))
+                    }
+                    let q0 = row(0), q1 = row(1), q2 = row(2), q3 = row(3)
+                    sum = _mm512_add_epi32(sum, _mm512_add_epi32(_mm512_add_epi32(q0, q1), _mm512_add_epi32(q2, q3)))
+                    // Bytes of inputs 0–3 per channel side by side: channels 0–3, 4–7, 8–11, 12–15.
+                    let b0 = _mm512_cvtepi32_epi8(q0), b1 = _mm512_cvtepi32_epi8(q1)
+                    let b2 = _mm512_cvtepi32_epi8(q2), b3 = _mm512_cvtepi32_epi8(q3)
+                    let low01 = _mm_unpacklo_epi8(b0, b1), high01 = _mm_unpackhi_epi8(b0, b1)
+                    let low23 = _mm_unpacklo_epi8(b2, b3), high23 = _mm_unpackhi_epi8(b2, b3)
+                    let place = target + quad * 256
+                    if count == 16 {
+                        place.storeBytes(of: _mm_unpacklo_epi16(low01, low23), toByteOffset: 0, as: __m128i.self)
+                        place.storeBytes(of: _mm_unpackhi_epi16(low01, low23), toByteOffset: 16, as: __m128i.self)
+                        place.storeBytes(of: _mm_unpacklo_epi16(high01, high23), toByteOffset: 32, as: __m128i.self)
+                        place.storeBytes(of: _mm_unpackhi_epi16(high01, high23), toByteOffset: 48, as: __m128i.self)
+                    } else {
+                        let words = (
+                            unsafeBitCast(_mm_unpacklo_epi16(low01, low23), to: SIMD4<Int32>.self),
+                            unsafeBitCast(_mm_unpackhi_epi16(low01, low23), to: SIMD4<Int32>.self),
+                            unsafeBitCast(_mm_unpacklo_epi16(high01, high23), to: SIMD4<Int32>.self),
+                            unsafeBitCast(_mm_unpackhi_epi16(high01, high23), to: SIMD4<Int32>.self)
+                        )
+                        for channel in 0..<count {
+                            let group = channel < 4 ? words.0 : channel < 8 ? words.1 : channel < 12 ? words.2 : words.3
+                            place.storeBytes(of: group[channel % 4], toByteOffset: channel * 4, as: Int32.self)
+                        }
+                    }
+                }
+                _mm512_mask_storeu_epi32(sums + first, mask, sum)
+                first += 16
+            }
+        }
+
+        /// clamp(round(x), −127, 127) as Int32 lanes (rounding half to even).
+        @inline(__always)
+        static func levels(_ x: __m512) -> __m512i {
+            _mm512_max_epi32(_mm512_min_epi32(_mm512_cvtps_epi32(x), _mm512_set1_epi32(127)), _mm512_set1_epi32(-127))
+        }
+
+        /// A row of attention probabilities as bytes: e_k = exp(s_k − max_j s_j) (this file's `exp`, the same steps
+        /// as CLIPModel's Kernels.exp) and u_k = round(255 · e_k) for the `count` scores, written to `bytes`.
+        /// Returns Σ_k e_k: the probabilities are e_k / Σe ≈ u_k / (255 · Σe), so the row's scale is 1 / (255 · Σe)
+        /// and its zero point 0.
+        public static func softmaxBytes(
+            _ scores: UnsafePointer<Float>, count: Int, into bytes: UnsafeMutablePointer<UInt8>
+        ) -> Float {
+            var largest = _mm512_set1_ps(-.infinity)
+            var k = 0
+            while k < count {
+                let mask: __mmask16 = count - k >= 16 ? 0xFFFF : __mmask16((1 << (count - k)) - 1)
+                largest = _mm512_mask_max_ps(largest, mask, largest, _mm512_maskz_loadu_ps(mask, scores + k))
+                k += 16
+            }
+            let shift = _mm512_set1_ps(_mm512_reduce_max_ps(largest))
+            var total = _mm512_setzero_ps()
+            k = 0
+            while k < count {
+                let mask: __mmask16 = count - k >= 16 ? 0xFFFF : __mmask16((1 << (count - k)) - 1)
+                let e = exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, scores + k), shift))
+                total = _mm512_mask_add_ps(total, mask, total, e)
+                let u = _mm512_cvtps_epi32(_mm512_mul_ps(e, _mm512_set1_ps(255)))
+                _mm512_mask_cvtusepi32_storeu_epi8(bytes + k, mask, u)
+                k += 16
+            }
+            return _mm512_reduce_add_ps(total)
+        }
+
         /// The smallest and largest of `count` floats.
         public static func range(_ values: UnsafePointer<Float>, count: Int) -> (low: Float, high: Float) {
             var low = _mm512_set1_ps(.infinity)

@@ -4,8 +4,15 @@ import Testing
 @testable import CLIPModel
 
 /// The integer paths against fp32 on random models of the real shapes (`clipcam model random`): the 8-bit path
-/// must keep cosine 0.999 there, the 16-bit path 0.99999.
+/// must keep cosine 0.999 there, the 16-bit path 0.99999. A debug build (-Onone) would take many minutes for the
+/// fp32 encodings alone, so these run in optimised builds only:
+/// `swift test -c release -Xswiftc -enable-testing --filter RandomModelPrecisionTests` (about a minute).
 @Suite(.serialized) struct RandomModelPrecisionTests {
+    #if DEBUG
+        static let optimised = false
+    #else
+        static let optimised = true
+    #endif
     /// Eight 224 × 224 inputs, normalised-pixel-like values: smooth gradients, blocks and noise that differ with
     /// the seed, and one of pure noise.
     static func images(size: Int) -> [[Float]] {
@@ -28,7 +35,13 @@ import Testing
         }
     }
 
-    @Test(arguments: [RandomModel.Shape.vitB32, .vitB16])
+    @Test(
+        .enabled(
+            if: optimised,
+            Comment(
+                rawValue: "random ViT-B models not run in a debug build: `swift test -c release -Xswiftc "
+                    + "-enable-testing --filter RandomModelPrecisionTests` runs them")),
+        arguments: [RandomModel.Shape.vitB32, .vitB16])
     func integerPathsStayCloseToFP32(shape: RandomModel.Shape) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
             "clipcam-random-precision-\(shape.rawValue)-\(getpid())")
