@@ -104,6 +104,60 @@ import Testing
             }
         }
 
+        /// Attention's K and V quantised and packed with AVX-512 (packRows, packColumns) equal the plain Swift
+        /// quantisation packed the same way: bytes, scales and column sums, for ragged sizes (channels not a multiple
+        /// of 16 or 64, inputs not a multiple of 4), a channel of zeros, and reuse of one layer for smaller sizes.
+        @Test(.enabled(if: QuantizedKernel.avx512vnni.isAvailable, IntegerKernelTests.notRun(.avx512vnni)))
+        func vnniAttentionPackingEqualsThePlainQuantisation() {
+            let fast = ByteLinear(outputs: 200, inputs: 200, kernel: .avx512vnni, reusable: true)
+            let plain = ByteLinear(outputs: 200, inputs: 200, kernel: .avx512vnni, reusable: true)
+            let stride = 211
+            var source: [Float] = (0..<(200 * stride)).map { Float(($0 * 7919) % 4001) / 613 - 3.2 }
+            for k in 0..<200 { source[k * stride + 5] = 0 }  // column 5: all zero
+            for o in 0..<stride { source[3 * stride + o] = 0 }  // row 3: all zero
+            func same(_ what: String) {
+                let channels = (fast.outputs + 63) / 64 * 64
+                #expect(fast.quads == plain.quads && fast.outputs == plain.outputs, "\(what): sizes")
+                let bytes = channels * fast.quads * 4
+                #expect(memcmp(fast.packed!, plain.packed!, bytes) == 0, "\(what): packed bytes differ")
+                for o in 0..<fast.outputs {
+                    #expect(fast.scales[o] == plain.scales[o], "\(what): scale \(o)")
+                    #expect(fast.columnSums[o] == plain.columnSums[o], "\(what): sum \(o)")
+                }
+            }
+            source.withUnsafeBufferPointer { buffer in
+                let x = buffer.baseAddress!
+                for (outputs, inputs) in [(197, 64), (200, 200), (17, 3), (64, 13), (5, 1)] {
+                    fast.quantizeRows(x, rowStride: stride, outputs: outputs, inputs: inputs)
+                    plain.quantize(x, outputStride: stride, inputStride: 1, outputs: outputs, inputs: inputs)
+                    same("rows \(outputs)×\(inputs)")
+                    fast.quantizeColumns(x, rowStride: stride, outputs: outputs, inputs: inputs)
+                    plain.quantize(x, outputStride: 1, inputStride: stride, outputs: outputs, inputs: inputs)
+                    same("columns \(outputs)×\(inputs)")
+                }
+            }
+        }
+
+        /// The VNNI softmax-to-bytes gives the bytes and the sum of the plain Swift version (the same exp steps),
+        /// for lengths around whole vectors of 8 and 16, with very negative and equal scores.
+        @Test(.enabled(if: QuantizedKernel.avx512vnni.isAvailable, IntegerKernelTests.notRun(.avx512vnni)))
+        func vnniSoftmaxBytesEqualThePlainVersion() {
+            for count in [1, 7, 8, 15, 16, 17, 50, 197] {
+                var scores: [Float] = (0..<count).map { Float(($0 * 104_729) % 997) / 41 - 12 }
+                if count > 3 {
+                    scores[1] = -1e30
+                    scores[2] = scores[0]
+                }
+                var fast = [UInt8](repeating: 0, count: count)
+                let fastTotal = ByteKernels.softmaxBytes(scores, count: count, into: &fast)
+                var plain = [UInt8](repeating: 0, count: count)
+                let plainTotal = ByteRows.softmaxLevels(scores, count: count) { k, u in plain[k] = UInt8(u) }
+                #expect(fast == plain, "\(count) scores")
+                #expect(abs(fastTotal - plainTotal) <= 1e-6 * plainTotal, "\(count): \(fastTotal) vs \(plainTotal)")
+                #expect(fast.contains(255), "\(count): the largest score gives 255")
+            }
+        }
+
         /// The VNNI quantisation of a row gives the bytes of the documented formula (the one the other kernels use).
         @Test(.enabled(if: QuantizedKernel.avx512vnni.isAvailable, IntegerKernelTests.notRun(.avx512vnni)))
         func vnniRowQuantisationFollowsTheFormula() {
