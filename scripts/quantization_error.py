@@ -23,6 +23,8 @@ Schemes (weights always per output channel; activations always per token, i.e. p
   bf16        both operands of every linear layer rounded to bfloat16 (vdpbf16ps), fp32 attention
   bf16_attn   bf16 linears and bf16 operands of the attention products too
   u8s8_bf16attn  u8s8 linears and bf16 attention products
+  int8        clipcam's --precision int8: u8s8 in the blocks' linear layers and 8-bit attention products (the
+              patch embedding int16)
   u8s8_attn8  u8s8 linears and 8-bit attention products (Q u8 per query, K s8 per key, P u8 per query, V s8 per
               channel); u8s8_attn16: 16-bit attention products
   *_patch8    suffix: the patch embedding also in the scheme (otherwise it stays int16 for integer schemes)
@@ -166,6 +168,9 @@ def scheme_table(name):
         return pick(lambda i, n, k: U8S8), "bf16"
     if base == "int16_bf16attn":
         return pick(lambda i, n, k: INT16), "bf16"
+    if base == "int8":
+        # clipcam's --precision int8: the blocks' linear layers and attention in 8 bits, the patch embedding in 16.
+        return pick(lambda i, n, k: U8S8), "int8"
     if base == "u8s8_attn8":
         return pick(lambda i, n, k: U8S8), "int8"
     if base == "u8s8_attn16":

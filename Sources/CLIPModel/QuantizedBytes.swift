@@ -22,7 +22,9 @@
 //   u8 · s8 products into 16 bits with saturation (255 · 127 · 2 > 32 767), so it would need 7-bit weights or
 //   activations (as ONNX Runtime does on AVX2) and give other results; the 16-bit form runs at the 16-bit path's
 //   speed instead, with the same results as the VNNI kernel.
-// The patch embedding, whose product length (3 · patch²) has no such bound, runs on the 16-bit path.
+// The patch embedding runs on the 16-bit path: its product length (3 · patch²) has no such bound, and in 8 bits
+// its error on noisy frames was the largest of any layer (`clipcam bench` on the tiny-quickgelu-f32 fixture model:
+// cosine 0.9954 to fp32 with an 8-bit patch embedding, 0.9989 with a 16-bit one).
 import Foundation
 
 #if arch(x86_64)
@@ -274,38 +276,42 @@ final class ByteRows {
         scales.deallocate()
     }
 
-    /// Quantises `rows` rows of `inputs` floats, `lda` apart.
+    /// Quantises `rows` rows of `inputs` floats, `lda` apart, on the calling thread.
     func quantize(_ x: UnsafePointer<Float>, rows: Int, inputs: Int, lda: Int) {
+        prepare(inputs: inputs, rows: rows)
+        for row in 0..<rows { quantize(row: row, x + row * lda, inputs: inputs) }
+    }
+
+    /// Sets the row length for `inputs` values; rows can then be quantised one by one, in any order.
+    private func prepare(inputs: Int, rows: Int) {
         stride = (inputs + 3) / 4 * 4
         precondition(rows * stride <= capacity, "quantised activation buffer too small")
+        if let wide { wide.stride = (inputs + 1) / 2 * 2 }
+    }
+
+    /// Quantises one row of `inputs` floats into row `row`.
+    private func quantize(row: Int, _ input: UnsafePointer<Float>, inputs: Int) {
         if let wide {
-            wide.stride = (inputs + 1) / 2 * 2
-            for row in 0..<rows {
-                let input = x + row * lda
-                let (low, high) = Self.range(input, count: inputs)
-                let (scale, inverse, zero) = ByteQuantization.rowParameters(low: low, high: high)
-                zeros[row] = zero
-                scales[row] = scale
-                wide.step[row] = scale
-                let output = wide.values + row * wide.stride
-                for k in 0..<inputs {
-                    output[k] = Int16(ByteQuantization.quantize(input[k], inverse: inverse, zero: zero) - zero)
-                }
-                if wide.stride > inputs { output[inputs] = 0 }
+            let (low, high) = Self.range(input, count: inputs)
+            let (scale, inverse, zero) = ByteQuantization.rowParameters(low: low, high: high)
+            zeros[row] = zero
+            scales[row] = scale
+            wide.step[row] = scale
+            let output = wide.values + row * wide.stride
+            for k in 0..<inputs {
+                output[k] = Int16(ByteQuantization.quantize(input[k], inverse: inverse, zero: zero) - zero)
             }
+            if wide.stride > inputs { output[inputs] = 0 }
             return
         }
         #if arch(x86_64)
-            for row in 0..<rows {
-                let input = x + row * lda
-                let (low, high) = ByteKernels.range(input, count: inputs)
-                let (scale, inverse, zero) = ByteQuantization.rowParameters(low: low, high: high)
-                zeros[row] = zero
-                scales[row] = scale
-                let output = bytes + row * stride
-                ByteKernels.quantize(input, count: inputs, inverse: inverse, zero: zero, into: output)
-                for k in inputs..<stride { output[k] = 0 }
-            }
+            let (low, high) = ByteKernels.range(input, count: inputs)
+            let (scale, inverse, zero) = ByteQuantization.rowParameters(low: low, high: high)
+            zeros[row] = zero
+            scales[row] = scale
+            let output = bytes + row * stride
+            ByteKernels.quantize(input, count: inputs, inverse: inverse, zero: zero, into: output)
+            for k in inputs..<stride { output[k] = 0 }
         #endif
     }
 

@@ -14,7 +14,8 @@ public enum Precision: String, Sendable, CaseIterable {
     /// integer dot products (QuantizedGEMM.swift). Called `int8` until the 8-bit path came.
     case int16
     /// Weights per output channel as signed bytes, activations per token as unsigned bytes with a zero point,
-    /// integer dot products (QuantizedBytes.swift); the patch embedding as in int16.
+    /// integer dot products (QuantizedBytes.swift), attention's products too (QuantizedAttention.swift); the patch
+    /// embedding as in int16.
     case int8
 }
 

@@ -32,10 +32,11 @@ struct ModelOptions: ParsableArguments {
             discussion: "Both integer paths quantise the weights per output channel and the activations per token "
                 + "and multiply them with exact integer dot products. int16: 16-bit integers of about 11 bits and a "
                 + "sign each. int8: signed bytes for the weights, unsigned bytes with a zero point per token for "
-                + "the activations (ONNX Runtime's dynamic int8 scheme, finer grained). The patch embedding runs "
-                + "in 16-bit integers in both; the projection and the prompts are always fp32. Kernels: AVX-512 "
-                + "VNNI where the CPU has it, else AVX2, with the same results (CLIPCAM_INT8_KERNEL=avx2 forces "
-                + "the latter). Until the 8-bit path came, int8 named what is now int16."))
+                + "the activations (ONNX Runtime's dynamic int8 scheme, finer grained), attention's two products "
+                + "included; its patch embedding runs in 16-bit integers. The projection and the prompts are "
+                + "always fp32. Kernels: AVX-512 VNNI where the CPU has it, else AVX2, with the "
+                + "same integer results (CLIPCAM_INT8_KERNEL=avx2 forces the latter; int8 then runs at about "
+                + "int16's speed). Until the 8-bit path came, int8 named what is now int16."))
     var precision: Precision = .fp32
 
     func validate() throws {
