@@ -151,11 +151,11 @@
             epilogue: ByteEpilogue
         ) {
             let c = accumulate(rows, count: count, rowBytes: rowBytes, panel: panel, quads: quads)
-            finish(c.0, row: 0, epilogue)
-            if count > 1 { finish(c.1, row: 1, epilogue) }
-            if count > 2 { finish(c.2, row: 2, epilogue) }
-            if count > 3 { finish(c.3, row: 3, epilogue) }
-            if count > 4 { finish(c.4, row: 4, epilogue) }
+            // Column by column, so that each vector of column sums, scales and biases is loaded once per block.
+            finish(c.0.0, c.1.0, c.2.0, c.3.0, c.4.0, vector: 0, count: count, epilogue)
+            if epilogue.columns > 16 { finish(c.0.1, c.1.1, c.2.1, c.3.1, c.4.1, vector: 1, count: count, epilogue) }
+            if epilogue.columns > 32 { finish(c.0.2, c.1.2, c.2.2, c.3.2, c.4.2, vector: 2, count: count, epilogue) }
+            if epilogue.columns > 48 { finish(c.0.3, c.1.3, c.2.3, c.3.3, c.4.3, vector: 3, count: count, epilogue) }
         }
 
         /// The Int32 sums of `block` before its epilogue: row r's 64 sums Σ_k u_rk q_ok (the zero point's share
@@ -174,36 +174,34 @@
             }
         }
 
-        /// Writes one row of a block: the four vectors' sums less the zero point's share, scaled, biased, added to
-        /// the output and activated as the epilogue says.
+        /// Writes one vector (16 channels) of up to 5 rows of a block: the sums less the zero point's share, scaled,
+        /// biased, added to the output and activated as the epilogue says.
         @inline(__always)
-        static func finish(_ v: Row, row: Int, _ e: ByteEpilogue) {
-            let zero = _mm512_set1_epi32(e.rowZeros[row])
-            let scale = _mm512_set1_ps(e.rowScales[row])
-            let target = e.output + row * e.stride
-            finishVector(v.0, 0, zero, scale, target, e)
-            if e.columns > 16 { finishVector(v.1, 1, zero, scale, target, e) }
-            if e.columns > 32 { finishVector(v.2, 2, zero, scale, target, e) }
-            if e.columns > 48 { finishVector(v.3, 3, zero, scale, target, e) }
-        }
-
-        @inline(__always)
-        static func finishVector(
-            _ sums: __m512i, _ index: Int, _ zero: __m512i, _ rowScale: __m512, _ target: UnsafeMutablePointer<Float>,
+        static func finish(
+            _ v0: __m512i, _ v1: __m512i, _ v2: __m512i, _ v3: __m512i, _ v4: __m512i, vector: Int, count: Int,
             _ e: ByteEpilogue
         ) {
-            let first = index * 16
+            let first = vector * 16
             let columnSums = UnsafeRawPointer(e.columnSums + first).load(as: __m512i.self)
-            let exact = _mm512_sub_epi32(sums, _mm512_mullo_epi32(zero, columnSums))
             let columnScales = UnsafeRawPointer(e.columnScales + first).load(as: __m512.self)
-            var value = _mm512_mul_ps(_mm512_cvtepi32_ps(exact), _mm512_mul_ps(columnScales, rowScale))
-            if let bias = e.bias { value = _mm512_add_ps(value, UnsafeRawPointer(bias + first).load(as: __m512.self)) }
+            let bias = e.bias.map { UnsafeRawPointer($0 + first).load(as: __m512.self) } ?? _mm512_setzero_ps()
             let left = e.columns - first
             let mask: __mmask16 = left >= 16 ? 0xFFFF : __mmask16((1 << left) - 1)
-            let place = target + first
-            if e.accumulate { value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, place)) }
-            if e.quickGELU { value = quickGELU(value) }
-            _mm512_mask_storeu_ps(place, mask, value)
+            @inline(__always) func row(_ sums: __m512i, _ index: Int) {
+                let zero = _mm512_set1_epi32(e.rowZeros[index])
+                let exact = _mm512_sub_epi32(sums, _mm512_mullo_epi32(zero, columnSums))
+                let scale = _mm512_mul_ps(columnScales, _mm512_set1_ps(e.rowScales[index]))
+                var value = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(exact), scale), bias)
+                let place = e.output + index * e.stride + first
+                if e.accumulate { value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, place)) }
+                if e.quickGELU { value = quickGELU(value) }
+                _mm512_mask_storeu_ps(place, mask, value)
+            }
+            row(v0, 0)
+            if count > 1 { row(v1, 1) }
+            if count > 2 { row(v2, 2) }
+            if count > 3 { row(v3, 3) }
+            if count > 4 { row(v4, 4) }
         }
 
         /// x · σ(1.702 x) = x / (1 + e^(−1.702 x)), sixteen lanes.
