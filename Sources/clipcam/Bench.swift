@@ -119,6 +119,7 @@ struct Bench: ParsableCommand {
         let engine = try ClipEngine(directory: directory, threads: threads, precision: precision)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         if engine.isRandom && shape == nil { printError("warning: \(ClipEngine.randomWarning)") }
+        if precision == .int8, let note = engine.model.integerKernel.int8Warning { printError("warning: \(note)") }
 
         let frame = Frame(
             index: 0, timestamp: 0, width: 640, height: 480,

@@ -60,6 +60,7 @@ struct ModelOptions: ParsableArguments {
         let engine = try ClipEngine(
             directory: try directory(), threads: threads ?? CLIPModel.defaultThreads, precision: precision)
         if engine.isRandom { printError("warning: \(ClipEngine.randomWarning)") }
+        if precision == .int8, let note = engine.model.integerKernel.int8Warning { printError("warning: \(note)") }
         return engine
     }
 }

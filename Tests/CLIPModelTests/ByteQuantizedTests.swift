@@ -217,6 +217,21 @@ import Testing
         }
     }
 
+    /// int8 on a kernel that multiplies 16-bit integers is no faster than int16: the warning says so and why.
+    @Test func int8WarnsWhereItRunsOnSixteenBits() {
+        #expect(QuantizedKernel.avx512vnni.int8Warning == nil)
+        for kernel in [QuantizedKernel.avx2, .portable] {
+            let warning = kernel.int8Warning ?? ""
+            #expect(warning.hasPrefix("int8 runs on the \(kernel.rawValue) kernel here ("), "\(warning)")
+            #expect(warning.contains("no faster than --precision int16"), "\(warning)")
+            if let reason = QuantizedKernel.avx512vnni.unavailableReason {
+                #expect(warning.contains(reason), "\(warning)")
+            } else {
+                #expect(warning.contains("CLIPCAM_INT8_KERNEL=\(kernel.rawValue)"), "\(warning)")
+            }
+        }
+    }
+
     /// Every kernel quantises alike and sums exactly, so the encoders' outputs on two kernels differ by float
     /// rounding in the epilogue at most (here: not at all in practice, as the epilogues do the same operations).
     @Test(
