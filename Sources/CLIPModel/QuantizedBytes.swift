@@ -278,8 +278,105 @@ final class ByteRows {
 
     /// Quantises `rows` rows of `inputs` floats, `lda` apart, on the calling thread.
     func quantize(_ x: UnsafePointer<Float>, rows: Int, inputs: Int, lda: Int) {
+        held = nil
         prepare(inputs: inputs, rows: rows)
         for row in 0..<rows { quantize(row: row, x + row * lda, inputs: inputs) }
+    }
+
+    /// Quantises `rows` rows of `inputs` floats, `lda` apart, the rows shared among `pool`'s workers, unless these
+    /// very rows are held already (`holds`).
+    func quantize(_ x: UnsafePointer<Float>, rows: Int, inputs: Int, lda: Int, pool: WorkerPool) {
+        if holds(x, rows: rows, inputs: inputs, lda: lda) { return }
+        held = nil
+        prepare(inputs: inputs, rows: rows)
+        guard pool.threads > 1 && rows >= 2 * RowsTask.rowsPerClaim else {
+            for row in 0..<rows { quantize(row: row, x + row * lda, inputs: inputs) }
+            return
+        }
+        task.set(x, rows: rows, inputs: inputs, lda: lda, layerNorm: nil, into: self, pool: pool)
+        pool.run(task)
+        task.clear()
+    }
+
+    /// LayerNorm of `rows` rows of `width` floats (`x`, packed) into `normed` (Kernels.layerNorm, row by row: the
+    /// same floats), each row quantised as soon as it is normalised, the rows shared among `pool`'s workers. The
+    /// rows are then held for the next products from `normed` (`holds`).
+    func layerNorm(
+        _ x: UnsafePointer<Float>, rows: Int, width: Int, weights: LayerNormWeights, eps: Float,
+        into normed: UnsafeMutablePointer<Float>, pool: WorkerPool
+    ) {
+        prepare(inputs: width, rows: rows)
+        task.set(
+            x, rows: rows, inputs: width, lda: width, layerNorm: (weights, eps, normed), into: self, pool: pool)
+        pool.run(task)
+        task.clear()
+        held = (UnsafePointer(normed), rows, width)
+    }
+
+    /// Whether the rows quantised last are `rows` rows of `inputs` floats at `x`, packed, as `layerNorm` left them.
+    func holds(_ x: UnsafePointer<Float>, rows: Int, inputs: Int, lda: Int) -> Bool {
+        guard let held else { return false }
+        return held.pointer == x && held.rows == rows && held.inputs == inputs && lda == inputs
+    }
+
+    /// Makes `holds` false until the next `layerNorm` (the floats it quantised are about to change).
+    func forget() { held = nil }
+
+    private var held: (pointer: UnsafePointer<Float>, rows: Int, inputs: Int)?
+    private let task = RowsTask()
+
+    /// Quantising rows (after a LayerNorm, or not) as a pool job: the workers claim a few rows at a time.
+    final class RowsTask: PoolTask {
+        static let rowsPerClaim = 4
+        private var x: UnsafePointer<Float>?
+        private var rows = 0
+        private var inputs = 0
+        private var lda = 0
+        private var layerNorm: (weights: LayerNormWeights, eps: Float, into: UnsafeMutablePointer<Float>)?
+        private unowned(unsafe) var target: ByteRows?
+        private unowned(unsafe) var pool: WorkerPool?
+
+        func set(
+            _ x: UnsafePointer<Float>, rows: Int, inputs: Int, lda: Int,
+            layerNorm: (weights: LayerNormWeights, eps: Float, into: UnsafeMutablePointer<Float>)?,
+            into target: ByteRows,
+            pool: WorkerPool
+        ) {
+            self.x = x
+            self.rows = rows
+            self.inputs = inputs
+            self.lda = lda
+            self.layerNorm = layerNorm
+            self.target = target
+            self.pool = pool
+        }
+
+        func clear() {
+            layerNorm = nil
+            target = nil
+            pool = nil
+        }
+
+        func run(worker: Int) {
+            guard let x, let target, let pool else { return }
+            let claims = (rows + Self.rowsPerClaim - 1) / Self.rowsPerClaim
+            while let claimed = pool.claim(claims) {
+                for claim in claimed {
+                    let first = claim * Self.rowsPerClaim
+                    for row in first..<min(rows, first + Self.rowsPerClaim) {
+                        if let (weights, eps, normed) = layerNorm {
+                            let output = normed + row * inputs
+                            Kernels.layerNorm(
+                                x + row * lda, rows: 1, width: inputs, weight: weights.weight.pointer,
+                                bias: weights.bias.pointer, eps: eps, into: output)
+                            target.quantize(row: row, output, inputs: inputs)
+                        } else {
+                            target.quantize(row: row, x + row * lda, inputs: inputs)
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Sets the row length for `inputs` values; rows can then be quantised one by one, in any order.
@@ -321,6 +418,7 @@ final class ByteRows {
     func softmax(
         _ scores: UnsafePointer<Float>, rows: Int, count: Int, lda: Int, visible: (Int) -> Int
     ) {
+        held = nil
         stride = (count + 3) / 4 * 4
         precondition(rows * stride <= capacity, "quantised activation buffer too small")
         if let wide { wide.stride = (count + 1) / 2 * 2 }
@@ -444,6 +542,23 @@ enum ByteGEMM {
         while k < count {
             values[k] = Kernels.activate(activation, values[k])
             k += 1
+        }
+    }
+}
+
+extension TransformerStack {
+    /// LayerNorm of `rows` rows of x into `normed`, before a product by `linear`: for an int8 layer the rows are
+    /// normalised and quantised in one pass shared among the workers, and that product then finds them quantised;
+    /// for the others, Kernels.layerNorm on the calling thread. Either way `normed` holds the same floats.
+    func layerNorm(_ x: UnsafePointer<Float>, rows: Int, _ weights: LayerNormWeights, for linear: BlockLinear) {
+        if case .int8 = linear, let bytes {
+            bytes.layerNorm(
+                x, rows: rows, width: width, weights: weights, eps: eps, into: normed.pointer, pool: pool)
+        } else {
+            bytes?.forget()
+            Kernels.layerNorm(
+                x, rows: rows, width: width, weight: weights.weight.pointer, bias: weights.bias.pointer, eps: eps,
+                into: normed.pointer)
         }
     }
 }

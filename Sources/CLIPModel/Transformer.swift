@@ -129,12 +129,12 @@ final class TransformerStack {
     let pool: WorkerPool
 
     let hidden: Buffer  // [maxTokens × W]
-    private let normed: Buffer  // [maxTokens × W]
+    let normed: Buffer  // [maxTokens × W]
     private let qkv: Buffer  // [maxTokens × 3W]
     private let context: Buffer  // [maxTokens × W]
     private let mlp: Buffer  // [maxTokens × I]
     private let quantized: QuantizedRows?  // [maxTokens × I] 16-bit values, for int16 products
-    private let bytes: ByteRows?  // [maxTokens × I] 8-bit values, for int8 products
+    let bytes: ByteRows?  // [maxTokens × I] 8-bit values, for int8 products
     private let productTask = ProductTask()
     private let attention: AttentionTask
     private let byteAttention: ByteAttentionTask?  // int8's attention, in place of `attention`
@@ -186,7 +186,7 @@ final class TransformerStack {
         switch linear {
         case .float: break
         case .int16: quantized!.quantize(x, rows: rows, inputs: linear.inputs, lda: lda)
-        case .int8: bytes!.quantize(x, rows: rows, inputs: linear.inputs, lda: lda)
+        case .int8: bytes!.quantize(x, rows: rows, inputs: linear.inputs, lda: lda, pool: pool)
         }
         productTask.set(
             x, rows: rows, lda: lda, linear, panels: panels ?? 0..<linear.panels, output: output,
@@ -211,9 +211,7 @@ final class TransformerStack {
             let rows: Range<Int>
             if let onlyRow, index == layers.count - 1 { rows = onlyRow..<(onlyRow + 1) } else { rows = 0..<tokens }
             let first = rows.lowerBound
-            Kernels.layerNorm(
-                x, rows: tokens, width: width, weight: layer.layerNorm1.weight.pointer,
-                bias: layer.layerNorm1.bias.pointer, eps: eps, into: normed.pointer)
+            layerNorm(x, rows: tokens, layer.layerNorm1, for: layer.qkv)
             clock?.mark(.layerNorm)
             if rows.count == tokens || width % layer.qkv.panelWidth != 0 {
                 product(normed.pointer, rows: tokens, layer.qkv, into: qkv.pointer)
@@ -241,9 +239,7 @@ final class TransformerStack {
                 accumulate: true)
             clock?.mark(.attention)
 
-            Kernels.layerNorm(
-                x + first * width, rows: rows.count, width: width, weight: layer.layerNorm2.weight.pointer,
-                bias: layer.layerNorm2.bias.pointer, eps: eps, into: normed.pointer)
+            layerNorm(x + first * width, rows: rows.count, layer.layerNorm2, for: layer.fc1)
             clock?.mark(.layerNorm)
             product(normed.pointer, rows: rows.count, layer.fc1, into: mlp.pointer, activation: activation)
             product(mlp.pointer, rows: rows.count, layer.fc2, into: x + first * width, accumulate: true)

@@ -217,6 +217,52 @@ import Testing
         }
     }
 
+    /// Rows quantised by the pool's workers, alone or right after their LayerNorm, equal rows quantised one by one
+    /// on one thread after Kernels.layerNorm: the same normalised floats, bytes, zero points and scales. Run for each
+    /// kernel by `IntegerKernelTests`.
+    static func sharedAndFusedQuantisationEqualsTheSerialOne(kernel: QuantizedKernel, threads: Int) {
+        let pool = WorkerPool(threads: threads)
+        let (rows, width) = (37, 72)
+        let x: [Float] = (0..<(rows * width)).map { Float(($0 * 7919) % 1009) / 97 - 5 + Float($0 % 13) * 0.1 }
+        let weight = FloatTensor(name: "ln.weight", shape: [width])
+        let bias = FloatTensor(name: "ln.bias", shape: [width])
+        for i in 0..<width {
+            weight.mutablePointer[i] = 0.5 + Float(i % 7) * 0.2
+            bias.mutablePointer[i] = Float(i % 5) * 0.1 - 0.2
+        }
+        var normed = [Float](repeating: 0, count: rows * width)
+        Kernels.layerNorm(
+            x, rows: rows, width: width, weight: weight.pointer, bias: bias.pointer, eps: 1e-5, into: &normed)
+        let serial = ByteRows(rows: rows, inputs: width, kernel: kernel)
+        serial.quantize(normed, rows: rows, inputs: width, lda: width)
+        let shared = ByteRows(rows: rows, inputs: width, kernel: kernel)
+        shared.quantize(normed, rows: rows, inputs: width, lda: width, pool: pool)
+        let fused = ByteRows(rows: rows, inputs: width, kernel: kernel)
+        var fusedNormed = [Float](repeating: 0, count: rows * width)
+        fusedNormed.withUnsafeMutableBufferPointer { output in
+            fused.layerNorm(
+                x, rows: rows, width: width, weights: LayerNormWeights(weight: weight, bias: bias), eps: 1e-5,
+                into: output.baseAddress!, pool: pool)
+        }
+        #expect(fusedNormed == normed)
+        // What a product by the next int8 layer finds quantised already: these rows of this buffer, no others.
+        fusedNormed.withUnsafeBufferPointer { held in
+            #expect(fused.holds(held.baseAddress!, rows: rows, inputs: width, lda: width))
+            #expect(!fused.holds(held.baseAddress!, rows: 1, inputs: width, lda: width))
+        }
+        #expect(!fused.holds(normed, rows: rows, inputs: width, lda: width))
+        for other in [shared, fused] {
+            for row in 0..<rows {
+                #expect(other.zeros[row] == serial.zeros[row] && other.scales[row] == serial.scales[row], "row \(row)")
+            }
+            if let wide = serial.wide, let otherWide = other.wide {
+                #expect(memcmp(wide.values, otherWide.values, rows * wide.stride * 2) == 0, "\(kernel.rawValue)")
+            } else {
+                #expect(memcmp(serial.bytes, other.bytes, rows * serial.stride) == 0, "\(kernel.rawValue)")
+            }
+        }
+    }
+
     /// int8 on a kernel that multiplies 16-bit integers is no faster than int16: the warning says so and why.
     @Test func int8WarnsWhereItRunsOnSixteenBits() {
         #expect(QuantizedKernel.avx512vnni.int8Warning == nil)
@@ -269,6 +315,9 @@ import Testing
         for threads in [1, 3] { ByteQuantizedTests.productIsTheExactIntegerSum(kernel: kernel, threads: threads) }
         ByteQuantizedTests.longestProductsDoNotOverflow(kernel: kernel)
         ByteQuantizedTests.productMatchesTheDequantisedFormula(kernel: kernel)
+        for threads in [2, 3] {
+            ByteQuantizedTests.sharedAndFusedQuantisationEqualsTheSerialOne(kernel: kernel, threads: threads)
+        }
     }
 
     @Test(.enabled(if: QuantizedKernel.avx512vnni.isAvailable, notRun(.avx512vnni)))
