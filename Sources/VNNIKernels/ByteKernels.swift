@@ -8,10 +8,11 @@
 //
 // Block: 5 rows × 64 channels, twenty 512-bit accumulators, four weight vectors and one broadcast activation in
 // AVX-512's 32 registers; a 50-token image is 10 blocks, 197 tokens 39 blocks and a block of 2. Measured on a
-// 2-core AMD EPYC (Zen 5, family 26 model 2), one core, ViT-B/32's fc1 (50 × 768 × 3 072) with its weights in
-// cache: 5 × 4 vectors 497–514 GMAC/s useful, 6 × 4 449–458, 8 × 3 436–457, 10 × 2 504–507, 4 × 6 484–496,
-// 12 × 2 429 (a 512-bit vpdpbusd with register operands alone: 2 177 G-op/s). With every weight streamed from
-// memory once, as in an encoding, 5 × 4 was the fastest too (300–340 GMAC/s, on a shared host).
+// 2-core AMD EPYC (Zen 5, family 26 model 2), one core, thread CPU time, 50 rows × 768 inputs: with the weights
+// streamed from memory once (110 592 outputs, as an encoding reads them) 5 × 64 493 G multiply-adds/s, 4 × 64 472,
+// 10 × 32 465, 6 × 64 457, 8 × 48 444; with them in cache (3 072 outputs) 5 × 64 540, 10 × 32 541, 4 × 64 514,
+// 6 × 64 501, 8 × 48 485 (4 × 96 484–496 in wall time). vpdpbusd alone, register operands, twelve chains: 620, so
+// the block runs at 80–87 % of the instruction's rate. Prefetching the next panel gained nothing.
 //
 // This module is compiled for Cascade Lake (AVX-512 F, CD, BW, DQ, VL and VNNI): call it only after
 // `QuantizedKernel` has found those extensions in the CPU's flags.
