@@ -10,10 +10,11 @@
 // |q| ≤ 127: for up to 66 311 inputs; the MLP's 3 072 at most in CLIP, 65 536 in any model clipcam loads).
 //
 // Error (cosine of the image embeddings to fp32, smallest over 15 varied images; simulated on the transformers
-// model by scripts/quantization_error.py, confirmed by QuantizedTests and `clipcam bench`): random ViT-B/32 0.99974,
-// random ViT-B/16 (see README), the fixture models 0.9981 (tiny-gelu-f16) and 0.9984 (tiny-quickgelu-f32), whose
-// weights of standard deviation 0.3 make attention very sharp. The 16-bit path (`--precision int16`) stays within
-// 0.99999 of fp32 on all of them.
+// model by scripts/quantization_error.py, confirmed by QuantizedTests, RandomModelPrecisionTests and `clipcam
+// bench`), with attention in 8 bits too (QuantizedAttention.swift): random ViT-B/32 0.99975, random ViT-B/16
+// 0.99980, the fixture models 0.9976 (tiny-gelu-f16) and 0.9980 (tiny-quickgelu-f32), whose weights of standard
+// deviation 0.3 make attention very sharp. The 16-bit path (`--precision int16`) stays within 0.99999 of fp32 on all
+// of them. Every scheme tried, and why this one: docs/precision.md.
 //
 // Kernels, all computing the same exact Int32 sums:
 // - AVX-512 VNNI (VNNIKernels.ByteKernels): vpdpbusd on 512-bit registers, 5 rows × 64 channels.
@@ -21,7 +22,7 @@
 //   kernels (vpmaddwd + vpaddd): Σ_k (u_k − z_r) q_k is the same sum. AVX2's byte product, vpmaddubsw, adds pairs of
 //   u8 · s8 products into 16 bits with saturation (255 · 127 · 2 > 32 767), so it would need 7-bit weights or
 //   activations (as ONNX Runtime does on AVX2) and give other results; the 16-bit form runs at the 16-bit path's
-//   speed instead, with the same results as the VNNI kernel.
+//   speed instead, with the same integer sums as the VNNI kernel.
 // The patch embedding runs on the 16-bit path: its product length (3 · patch²) has no such bound, and in 8 bits
 // its error on noisy frames was the largest of any layer (`clipcam bench` on the tiny-quickgelu-f32 fixture model:
 // cosine 0.9954 to fp32 with an 8-bit patch embedding, 0.9989 with a 16-bit one).
