@@ -294,10 +294,10 @@ def main():
                     row[f"{name}_ms"] = round(values[len(values) // 2], 3)
                     row[f"{name}_rounds_ms"] = [round(v, 3) for v in values]
             if checks:
-                row["int8_min_cosine_to_fp32"] = min(float(c["int8_min_cosine_to_fp32"]) for c in checks)
-                row["int8_kernel"] = checks[0]["int8_kernel"]
+                row["int8_min_cosine_to_fp32"] = min(float(c["min_cosine_to_fp32"]) for c in checks)
+                row["int8_kernel"] = checks[0]["integer_kernel"]
                 # clipcam bench's own figure: fp32 and int8 taking turns encoding by encoding in one process.
-                turns = sorted(float(c["int8_speedup"]) for c in checks)
+                turns = sorted(float(c["speedup_over_fp32"]) for c in checks)
                 row["int8_speedup_taking_turns"] = turns[len(turns) // 2]
             for name in ["clipcam", "clipcam_int8"]:
                 if f"{name}_ms" in row:

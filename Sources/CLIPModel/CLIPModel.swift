@@ -23,19 +23,23 @@ public final class CLIPModel {
 
     /// The arithmetic of the image encoder's patch embedding and blocks (the text encoder is always fp32).
     public let precision: Precision
-    /// The instructions of the int8 products (`QuantizedKernel.selected()` for an int8 model).
-    public let int8Kernel: QuantizedKernel
+    /// The instructions of the integer products (`QuantizedKernel.selected()` for an int16 or int8 model).
+    public let integerKernel: QuantizedKernel
 
     /// Loads `config.json` (or takes `configuration`, read from it already) and `model.safetensors` from
     /// `directory`, checks every size of the configuration against the file's tensor table and then every tensor
     /// (`CLIPConfigurationError`, `SafeTensorsError`, `CLIPWeightsError`), and only then packs the weights for the
     /// encoders' kernels (`precision` for the image encoder's blocks; the text encoder, which runs once per
-    /// prompt, stays fp32) and sizes the activation buffers.
+    /// prompt, stays fp32) and sizes the activation buffers. `integerKernel` runs the integer products (default:
+    /// `QuantizedKernel.selected()`, which CLIPCAM_INT8_KERNEL can set); it must be available.
     public init(
         directory: URL, configuration: CLIPConfiguration? = nil, threads: Int = CLIPModel.defaultThreads,
-        precision: Precision = .fp32
+        precision: Precision = .fp32, integerKernel: QuantizedKernel? = nil
     ) throws {
-        let int8Kernel = precision == .int8 ? try QuantizedKernel.selected() : QuantizedKernel.preferred
+        let integerKernel = try integerKernel ?? (precision == .fp32 ? .preferred : QuantizedKernel.selected())
+        if let reason = integerKernel.unavailableReason {
+            throw QuantizedKernelError(message: "the \(integerKernel.rawValue) integer kernel cannot run: \(reason)")
+        }
         let configuration =
             try configuration ?? CLIPConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
         let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
@@ -47,12 +51,12 @@ public final class CLIPModel {
         self.configuration = configuration
         self.directory = directory
         self.precision = precision
-        self.int8Kernel = int8Kernel
+        self.integerKernel = integerKernel
         let pool = WorkerPool(threads: threads)
         self.pool = pool
         vision = VisionEncoder(
             weights: weights.vision, projection: weights.visualProjection, config: configuration.vision, pool: pool,
-            precision: precision, kernel: int8Kernel)
+            precision: precision, kernel: integerKernel)
         text = TextEncoder(
             weights: weights.text, projection: weights.textProjection, config: configuration.text, pool: pool)
         logitScaleValue = weights.logitScale.pointer[0]

@@ -27,12 +27,17 @@ struct ModelOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "The image encoder's arithmetic: fp32 (exact) or int8 (faster integer arithmetic, cosine to fp32 ≥ 0.999).",
-            discussion: "int8 quantises the weights per output channel and the activations per token to 16-bit "
-                + "integers (about 11 bits and a sign each, so that no sum can overflow) and multiplies them with "
-                + "integer dot products: AVX-512 VNNI where the CPU has it, else AVX2 (CLIPCAM_INT8_KERNEL=avx2 "
-                + "forces the latter). The patch embedding and the blocks run in int8; the projection and the "
-                + "prompts are always fp32."))
+            "The image encoder's arithmetic: fp32 (exact), int16 (16-bit integers, cosine to fp32 ≥ 0.99999) or "
+                + "int8 (8-bit integers, fastest; cosine to fp32 ≥ 0.999 on ViT-B models, less when attention is "
+                + "very sharp).",
+            discussion: "Both integer paths quantise the weights per output channel and the activations per token "
+                + "and multiply them with exact integer dot products. int16: 16-bit integers of about 11 bits and a "
+                + "sign each. int8: signed bytes for the weights, unsigned bytes with a zero point per token for "
+                + "the activations (ONNX Runtime's dynamic int8 scheme, finer grained), attention's two products "
+                + "included; its patch embedding runs in 16-bit integers. The projection and the prompts are "
+                + "always fp32. Kernels: AVX-512 VNNI where the CPU has it, else AVX2, with the "
+                + "same integer results (CLIPCAM_INT8_KERNEL=avx2 forces the latter; int8 then runs at about "
+                + "int16's speed). Until the 8-bit path came, int8 named what is now int16."))
     var precision: Precision = .fp32
 
     func validate() throws {
@@ -57,6 +62,7 @@ struct ModelOptions: ParsableArguments {
         let engine = try ClipEngine(
             directory: try directory(), threads: threads ?? CLIPModel.defaultThreads, precision: precision)
         if engine.isRandom { printError("warning: \(ClipEngine.randomWarning)") }
+        if precision == .int8, let note = engine.model.integerKernel.int8Warning { printError("warning: \(note)") }
         return engine
     }
 }
