@@ -45,6 +45,14 @@ let package = Package(
         .systemLibrary(name: "CSDL2", pkgConfig: "sdl2", providers: [.apt(["libsdl2-dev", "libsdl2-image-dev"])]),
         .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev"])]),
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+        // Image decoders (Sources/Capture/ImageDecoding.swift says which decodes what, and why).
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
+        .systemLibrary(name: "CWebP", pkgConfig: "libwebpdemux", providers: [.apt(["libwebp-dev"])]),
+        .systemLibrary(name: "CGIF", providers: [.apt(["libgif-dev"])]),
+        // The libjpeg, libpng and libtiff calls Swift cannot make (errors that long-jump, a variadic getter).
+        .target(name: "CImageCodecs", dependencies: ["CJPEG", "CPNG", "CTIFF"]),
 
         // Linux calls Swift cannot make (renameat2, a spawn whose child dies with clipcam), and file access that
         // never blocks on a special file, takes names as bytes and replaces nothing by accident.
@@ -62,7 +70,8 @@ let package = Package(
             swiftSettings: fastMath),
 
         // The live pipeline's parts.
-        .target(name: "Capture", dependencies: ["CV4L2", "CSDL2", "CLinux", "SafeFiles"]),
+        .target(
+            name: "Capture", dependencies: ["CV4L2", "CSDL2", "CLinux", "SafeFiles", "CImageCodecs", "CWebP", "CGIF"]),
         .target(name: "ScoreScale"),
         .target(name: "Display", dependencies: ["CSDL2", "CFreeType", "ScoreScale", "SafeFiles"]),
         .target(
@@ -79,7 +88,7 @@ let package = Package(
             ]
         ),
         // Reads frames from a source and prints them as JSON lines; the Capture tests drive it.
-        .executableTarget(name: "capture-probe", dependencies: ["Capture"]),
+        .executableTarget(name: "capture-probe", dependencies: ["Capture", "SafeFiles"]),
 
         .testTarget(name: "SafeFilesTests", dependencies: ["SafeFiles"]),
         .testTarget(name: "CLIPTokenizerTests", dependencies: ["CLIPTokenizer"]),

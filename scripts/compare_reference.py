@@ -304,10 +304,10 @@ def main():
             row["fp32_kernel"] = fp32.get("fp32_kernel")
             row["kernel_reason"] = fp32.get("kernel_reason")
             if checks:
-                row["int8_min_cosine_to_fp32"] = min(float(c["int8_min_cosine_to_fp32"]) for c in checks)
-                row["int8_kernel"] = checks[0]["int8_kernel"]
+                row["int8_min_cosine_to_fp32"] = min(float(c["min_cosine_to_fp32"]) for c in checks)
+                row["int8_kernel"] = checks[0]["integer_kernel"]
                 # clipcam bench's own figure: fp32 and int8 taking turns encoding by encoding in one process.
-                turns = sorted(float(c["int8_speedup"]) for c in checks)
+                turns = sorted(float(c["speedup_over_fp32"]) for c in checks)
                 row["int8_speedup_taking_turns"] = turns[len(turns) // 2]
             for name in ["clipcam", "clipcam_int8"]:
                 if f"{name}_ms" in row:

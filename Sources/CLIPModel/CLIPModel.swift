@@ -23,8 +23,8 @@ public final class CLIPModel {
 
     /// The arithmetic of the image encoder's patch embedding and blocks (the text encoder is always fp32).
     public let precision: Precision
-    /// The instructions of the int8 products (`QuantizedKernel.selected()` for an int8 model).
-    public let int8Kernel: QuantizedKernel
+    /// The instructions of the integer products (`QuantizedKernel.selected()` for an int16 or int8 model).
+    public let integerKernel: QuantizedKernel
     /// The instructions of the fp32 products (both encoders; the image encoder's projection at every precision)
     /// and why they were chosen.
     public let floatKernel: FloatKernelChoice
@@ -33,13 +33,17 @@ public final class CLIPModel {
     /// `directory`, checks every size of the configuration against the file's tensor table and then every tensor
     /// (`CLIPConfigurationError`, `SafeTensorsError`, `CLIPWeightsError`), and only then packs the weights for the
     /// encoders' kernels (`precision` for the image encoder's blocks; the text encoder, which runs once per
-    /// prompt, stays fp32) and sizes the activation buffers. `floatKernel`: the fp32 kernel (default:
-    /// `FloatKernel.selected()`, the CPU's best unless CLIPCAM_KERNEL names one).
+    /// prompt, stays fp32) and sizes the activation buffers. `integerKernel` runs the integer products (default:
+    /// `QuantizedKernel.selected()`, which CLIPCAM_INT8_KERNEL can set); it must be available. `floatKernel`: the
+    /// fp32 kernel (default: `FloatKernel.selected()`, the CPU's best unless CLIPCAM_KERNEL names one).
     public init(
         directory: URL, configuration: CLIPConfiguration? = nil, threads: Int = CLIPModel.defaultThreads,
-        precision: Precision = .fp32, floatKernel: FloatKernelChoice? = nil
+        precision: Precision = .fp32, integerKernel: QuantizedKernel? = nil, floatKernel: FloatKernelChoice? = nil
     ) throws {
-        let int8Kernel = precision == .int8 ? try QuantizedKernel.selected() : QuantizedKernel.preferred
+        let integerKernel = try integerKernel ?? (precision == .fp32 ? .preferred : QuantizedKernel.selected())
+        if let reason = integerKernel.unavailableReason {
+            throw QuantizedKernelError(message: "the \(integerKernel.rawValue) integer kernel cannot run: \(reason)")
+        }
         let floatKernel = try floatKernel ?? FloatKernel.selected()
         if let reason = floatKernel.kernel.unavailability() {
             throw FloatKernelError(message: "the fp32 kernel \(floatKernel.kernel.rawValue) cannot run here: \(reason)")
@@ -47,17 +51,21 @@ public final class CLIPModel {
         let configuration =
             try configuration ?? CLIPConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
         let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
+        // Before packing copies every weight: a model that cannot fit is an error, not an allocation that fails.
+        let weightCount = file.tensors.values.reduce(0) { $0 + ($1.dtype.isWeightFloat ? $1.elementCount : 0) }
+        // 4 bytes a weight bounds every precision (the integer paths keep the image encoder's weights smaller).
+        try MemoryCheck.check(weightCount: weightCount, file: file.url.path)
         let weights = try CLIPWeights(file: file, configuration: configuration)
         self.configuration = configuration
         self.directory = directory
         self.precision = precision
-        self.int8Kernel = int8Kernel
+        self.integerKernel = integerKernel
         self.floatKernel = floatKernel
         let pool = WorkerPool(threads: threads)
         self.pool = pool
         vision = VisionEncoder(
             weights: weights.vision, projection: weights.visualProjection, config: configuration.vision, pool: pool,
-            precision: precision, floatKernel: floatKernel.kernel, kernel: int8Kernel)
+            precision: precision, floatKernel: floatKernel.kernel, kernel: integerKernel)
         text = TextEncoder(
             weights: weights.text, projection: weights.textProjection, config: configuration.text, pool: pool,
             floatKernel: floatKernel.kernel)

@@ -8,7 +8,7 @@
 final class VisionEncoder {
     let config: VisionConfig
     private let weights: VisionWeights
-    private let patchEmbedding: BlockLinear  // [W, 3·P·P], in the blocks' precision
+    private let patchEmbedding: BlockLinear  // [W, 3·P·P], in the blocks' precision (int16 for int8)
     private let projection: PackedLinear  // [D, W]
     private let stack: TransformerStack
     private let patches: Buffer  // [grid² × 3·P·P], one patch per row in (channel, y, x) order
@@ -21,9 +21,10 @@ final class VisionEncoder {
         self.config = config
         self.weights = weights
         let patchLength = config.numChannels * config.patchSize * config.patchSize
+        // 16-bit in both integer precisions: 3 · patch² inputs can be too many for exact 8-bit sums.
         patchEmbedding = BlockLinear(
             weight: weights.patchEmbedding.pointer, bias: nil, outputs: config.hiddenSize, inputs: patchLength,
-            precision: precision, floatKernel: floatKernel, kernel: kernel)
+            precision: precision == .int8 ? .int16 : precision, floatKernel: floatKernel, kernel: kernel)
         self.projection = PackedLinear(
             weight: projection.pointer, bias: nil, outputs: projection.shape[0], inputs: projection.shape[1],
             kernel: floatKernel)

@@ -35,12 +35,15 @@ func quantizationLevels(inputs: Int) -> Int {
 /// bytes: channels 0–7 then 8–15, each channel's 2 weights side by side (vpmaddwd's operand layout).
 final class QuantizedLinear {
     static let width = 16
-    let inputs: Int
-    let outputs: Int
+    private(set) var inputs: Int
+    private(set) var outputs: Int
     /// Input pairs (inputs rounded up; the extra weight is 0).
-    let pairs: Int
-    let panels: Int
+    private(set) var pairs: Int
+    private(set) var panels: Int
     let weights: UnsafeMutablePointer<Int16>
+    /// Int16 values allocated for the weights, and floats for the scales.
+    private let capacity: Int
+    private let channelCapacity: Int
     /// s_o of each channel, padded to whole panels.
     let scales: UnsafeMutablePointer<Float>
     /// Padded like the scales, or nil.
@@ -48,30 +51,11 @@ final class QuantizedLinear {
     /// The instructions its products run on.
     let kernel: QuantizedKernel
 
-    init(
+    convenience init(
         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outputs: Int, inputs: Int,
         kernel: QuantizedKernel = .preferred
     ) {
-        precondition(kernel.isAvailable, "int8 kernel \(kernel.rawValue) cannot run here")
-        self.kernel = kernel
-        self.inputs = inputs
-        self.outputs = outputs
-        pairs = (inputs + 1) / 2
-        panels = (outputs + Self.width - 1) / Self.width
-        let count = max(panels * pairs * 32, 1)
-        weights = allocateWeights(bytes: count * 2).bindMemory(to: Int16.self, capacity: count)
-        weights.initialize(repeating: 0, count: count)
-        let channels = panels * Self.width
-        scales = .allocate(capacity: channels)
-        scales.initialize(repeating: 0, count: channels)
-        if let bias {
-            let padded = UnsafeMutablePointer<Float>.allocate(capacity: channels)
-            padded.initialize(repeating: 0, count: channels)
-            padded.update(from: bias, count: outputs)
-            self.bias = padded
-        } else {
-            self.bias = nil
-        }
+        self.init(outputs: outputs, inputs: inputs, bias: bias, kernel: kernel)
         let levels = Float(quantizationLevels(inputs: inputs))
         for output in 0..<outputs {
             let row = weight + output * inputs
@@ -79,13 +63,63 @@ final class QuantizedLinear {
             for k in 0..<inputs { largest = max(largest, abs(row[k])) }
             let scale = largest > 0 ? largest / levels : 1
             let inverse = 1 / scale
-            let lane = output % Self.width
-            let base = weights + (output / Self.width) * pairs * 32 + (lane / 8) * 16 + (lane % 8) * 2
+            let base = channel(output)
             for k in 0..<inputs {
                 base[(k / 2) * 32 + k % 2] = Int16(max(-levels, min(levels, (row[k] * inverse).rounded())))
             }
             scales[output] = scale
         }
+    }
+
+    /// Room for up to `outputs` × `inputs` weights, all zero, and the padded bias; `fill` gives the weights.
+    init(outputs: Int, inputs: Int, bias: UnsafePointer<Float>? = nil, kernel: QuantizedKernel) {
+        precondition(kernel.isAvailable, "int8 kernel \(kernel.rawValue) cannot run here")
+        self.kernel = kernel
+        self.inputs = inputs
+        self.outputs = outputs
+        pairs = (inputs + 1) / 2
+        panels = (outputs + Self.width - 1) / Self.width
+        capacity = max(panels * pairs * 32, 1)
+        weights = allocateWeights(bytes: capacity * 2).bindMemory(to: Int16.self, capacity: capacity)
+        weights.initialize(repeating: 0, count: capacity)
+        channelCapacity = panels * Self.width
+        scales = .allocate(capacity: channelCapacity)
+        scales.initialize(repeating: 0, count: channelCapacity)
+        if let bias {
+            let padded = UnsafeMutablePointer<Float>.allocate(capacity: channelCapacity)
+            padded.initialize(repeating: 0, count: channelCapacity)
+            padded.update(from: bias, count: outputs)
+            self.bias = padded
+        } else {
+            self.bias = nil
+        }
+    }
+
+    /// Makes this the layer of integer weights `values` (output o's input k at `values[o · inputs + k]`, within
+    /// ±32 767) with one scale per output channel, within the room it was made with: the 8-bit path's weights in
+    /// this kernel's layout.
+    func fill(values: UnsafePointer<Int8>, scales: UnsafePointer<Float>, outputs: Int, inputs: Int) {
+        let pairs = (inputs + 1) / 2
+        let panels = (outputs + Self.width - 1) / Self.width
+        precondition(panels * pairs * 32 <= capacity && panels * Self.width <= channelCapacity, "layer too small")
+        self.inputs = inputs
+        self.outputs = outputs
+        self.pairs = pairs
+        self.panels = panels
+        weights.update(repeating: 0, count: panels * pairs * 32)
+        self.scales.update(repeating: 0, count: panels * Self.width)
+        for output in 0..<outputs {
+            let row = values + output * inputs
+            let base = channel(output)
+            for k in 0..<inputs { base[(k / 2) * 32 + k % 2] = Int16(row[k]) }
+            self.scales[output] = scales[output]
+        }
+    }
+
+    /// Where output channel `output`'s first weight goes: its pair k/2 is 32 values further on, k % 2 within it.
+    private func channel(_ output: Int) -> UnsafeMutablePointer<Int16> {
+        let lane = output % Self.width
+        return weights + (output / Self.width) * pairs * 32 + (lane / 8) * 16 + (lane % 8) * 2
     }
 
     deinit {
@@ -100,7 +134,7 @@ final class QuantizedRows {
     let capacity: Int
     /// [rows × stride] values; a row's padding to a whole pair is 0.
     let values: UnsafeMutablePointer<Int16>
-    private(set) var stride = 0
+    var stride = 0
     /// t_r of each row.
     let step: UnsafeMutablePointer<Float>
 

@@ -72,8 +72,9 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
             return "\(file) is truncated: \(size) bytes, shorter than the 8-byte header length; "
                 + "download or write it again"
         case .headerBeyondEnd(let file, let headerLength, let fileSize):
-            return "\(file) is truncated or not safetensors: its header claims \(headerLength) bytes but the "
-                + "file holds only \(fileSize) bytes; download or write it again"
+            return "\(file) is truncated or not safetensors: its header claims \(headerLength) bytes but only "
+                + "\(max(fileSize - 8, 0)) follow the 8-byte length (the file is \(fileSize) bytes); download or write "
+                + "it again"
         case .headerTooLarge(let file, let headerLength, let limit):
             return "\(file) is not a usable safetensors file: its header claims \(headerLength) bytes, more than the "
                 + "\(limit) bytes the format allows; the file is damaged"
@@ -135,6 +136,10 @@ public final class SafeTensorsFile {
         guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0),
             mapped != UnsafeMutableRawPointer(bitPattern: -1)
         else {
+            if errno == ENOMEM {
+                throw SafeTensorsError.cannotOpen(
+                    file: file, reason: "not enough address space to map its \(size) bytes (is ulimit -v set?)")
+            }
             throw SafeTensorsError.cannotOpen(file: file, reason: "mmap: " + String(cString: strerror(errno)))
         }
         let base = UnsafeRawPointer(mapped)

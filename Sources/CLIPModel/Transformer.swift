@@ -11,14 +11,19 @@ public enum Precision: String, Sendable, CaseIterable {
     /// 32-bit floats throughout (the reference's own precision).
     case fp32
     /// Weights per output channel and activations per token as 16-bit integers of about 11 bits and a sign,
-    /// integer dot products (QuantizedGEMM.swift).
+    /// integer dot products (QuantizedGEMM.swift). Called `int8` until the 8-bit path came.
+    case int16
+    /// Weights per output channel as signed bytes, activations per token as unsigned bytes with a zero point,
+    /// integer dot products (QuantizedBytes.swift), attention's products too (QuantizedAttention.swift); the patch
+    /// embedding as in int16.
     case int8
 }
 
 /// A block's linear layer in the form its precision runs.
 enum BlockLinear {
     case float(PackedLinear)
-    case int8(QuantizedLinear)
+    case int16(QuantizedLinear)
+    case int8(ByteLinear)
 
     /// `floatKernel`: the kernel of an fp32 layer; `kernel`: the integer kernel of an int8 layer.
     init(
@@ -29,8 +34,10 @@ enum BlockLinear {
         case .fp32:
             self = .float(
                 PackedLinear(weight: weight, bias: bias, outputs: outputs, inputs: inputs, kernel: floatKernel))
+        case .int16:
+            self = .int16(QuantizedLinear(weight: weight, bias: bias, outputs: outputs, inputs: inputs, kernel: kernel))
         case .int8:
-            self = .int8(QuantizedLinear(weight: weight, bias: bias, outputs: outputs, inputs: inputs, kernel: kernel))
+            self = .int8(ByteLinear(weight: weight, bias: bias, outputs: outputs, inputs: inputs, kernel: kernel))
         }
     }
 
@@ -43,6 +50,7 @@ enum BlockLinear {
     var inputs: Int {
         switch self {
         case .float(let linear): linear.inputs
+        case .int16(let linear): linear.inputs
         case .int8(let linear): linear.inputs
         }
     }
@@ -50,6 +58,7 @@ enum BlockLinear {
     var outputs: Int {
         switch self {
         case .float(let linear): linear.outputs
+        case .int16(let linear): linear.outputs
         case .int8(let linear): linear.outputs
         }
     }
@@ -57,6 +66,7 @@ enum BlockLinear {
     var panels: Int {
         switch self {
         case .float(let linear): linear.weight.panels
+        case .int16(let linear): linear.panels
         case .int8(let linear): linear.panels
         }
     }
@@ -65,7 +75,8 @@ enum BlockLinear {
     var panelWidth: Int {
         switch self {
         case .float(let linear): linear.weight.width
-        case .int8: QuantizedLinear.width
+        case .int16: QuantizedLinear.width
+        case .int8(let linear): linear.panelWidth
         }
     }
 }
@@ -110,8 +121,9 @@ struct TransformerLayer {
 
 /// A stack of blocks with its activation buffers, sized once for `maxTokens`. The residual stream lives in
 /// `hidden`; callers fill its first rows, call `run`, and read the result back from `hidden`. `maxInputs`: the
-/// longest input of any other int8 product the caller runs through `product` (the patch embedding's).
-/// `floatKernel` runs the fp32 products and attention, `kernel` the int8 products.
+/// longest input of any other integer product the caller runs through `product` (the patch embedding's, which is
+/// 16-bit in both integer precisions). `floatKernel` runs the fp32 products and attention, `kernel` the integer
+/// products.
 final class TransformerStack {
     let layers: [TransformerLayer]
     let width: Int
@@ -124,14 +136,16 @@ final class TransformerStack {
     let floatKernel: FloatKernel
 
     let hidden: Buffer  // [maxTokens × W]
-    private let normed: Buffer  // [maxTokens × W]
+    let normed: Buffer  // [maxTokens × W]
     private let qkv: Buffer  // [maxTokens × 3W]
     private let context: Buffer  // [maxTokens × W]
     private let mlp: Buffer  // [maxTokens × I]
-    private let quantized: QuantizedRows?  // [maxTokens × I] 16-bit values, for int8 products
+    private let quantized: QuantizedRows?  // [maxTokens × I] 16-bit values, for int16 products
+    let bytes: ByteRows?  // [maxTokens × I] 8-bit values, for int8 products
     private let productTask = ProductTask()
     private let layerNormTask = LayerNormTask()
     private let attention: AttentionTask
+    private let byteAttention: ByteAttentionTask?  // int8's attention, in place of `attention`
 
     init(
         layers: [EncoderLayerWeights], width: Int, heads: Int, intermediate: Int, activation: Activation,
@@ -159,7 +173,18 @@ final class TransformerStack {
                 AttentionScratch(headDim: width / heads, maxTokens: maxTokens, kernel: floatKernel)
             })
         quantized =
-            precision == .int8 ? QuantizedRows(rows: maxTokens, inputs: max(width, intermediate, maxInputs)) : nil
+            precision == .fp32
+            ? nil
+            : QuantizedRows(
+                rows: maxTokens, inputs: precision == .int16 ? max(width, intermediate, maxInputs) : maxInputs)
+        bytes =
+            precision == .int8 ? ByteRows(rows: maxTokens, inputs: max(width, intermediate), kernel: kernel) : nil
+        byteAttention =
+            precision == .int8
+            ? ByteAttentionTask(
+                scratch: (0..<pool.threads).map { _ in
+                    ByteAttentionScratch(headDim: width / heads, maxTokens: maxTokens, kernel: kernel)
+                }) : nil
     }
 
     /// y = x · Wᵀ (+ bias, + y, activation) for `rows` rows of x (`lda` floats apart) over `panels` of a block's
@@ -171,10 +196,14 @@ final class TransformerStack {
     ) {
         let output = ProductOutput(pointer: y, stride: linear.outputs, accumulate: accumulate, activation: activation)
         let lda = lda ?? linear.inputs
-        if case .int8 = linear { quantized!.quantize(x, rows: rows, inputs: linear.inputs, lda: lda) }
+        switch linear {
+        case .float: break
+        case .int16: quantized!.quantize(x, rows: rows, inputs: linear.inputs, lda: lda)
+        case .int8: bytes!.quantize(x, rows: rows, inputs: linear.inputs, lda: lda, pool: pool)
+        }
         productTask.set(
             x, rows: rows, lda: lda, linear, panels: panels ?? 0..<linear.panels, output: output,
-            quantized: quantized, pool: pool)
+            quantized: quantized, bytes: bytes, pool: pool)
         pool.run(productTask)
         productTask.clear()
     }
@@ -212,7 +241,7 @@ final class TransformerStack {
             let rows: Range<Int>
             if let onlyRow, index == layers.count - 1 { rows = onlyRow..<(onlyRow + 1) } else { rows = 0..<tokens }
             let first = rows.lowerBound
-            layerNorm(x, rows: tokens, layer.layerNorm1, into: normed.pointer)
+            layerNorm(x, rows: tokens, layer.layerNorm1, for: layer.qkv)
             clock?.mark(.layerNorm)
             if rows.count == tokens || width % layer.qkv.panelWidth != 0 {
                 product(normed.pointer, rows: tokens, layer.qkv, into: qkv.pointer)
@@ -227,16 +256,22 @@ final class TransformerStack {
                     panels: 0..<queryPanels)
             }
             clock?.mark(.qkv)
-            attention.perform(
-                qkv: qkv.pointer, tokens: tokens, width: width, heads: heads, causal: causal, queries: rows,
-                context: context.pointer, pool: pool)
+            if let byteAttention {
+                byteAttention.perform(
+                    qkv: qkv.pointer, tokens: tokens, width: width, heads: heads, causal: causal, queries: rows,
+                    context: context.pointer, pool: pool)
+            } else {
+                attention.perform(
+                    qkv: qkv.pointer, tokens: tokens, width: width, heads: heads, causal: causal, queries: rows,
+                    context: context.pointer, pool: pool)
+            }
             clock?.mark(.attention)
             product(
                 context.pointer + first * width, rows: rows.count, layer.outProj, into: x + first * width,
                 accumulate: true)
             clock?.mark(.outProjection)
 
-            layerNorm(x + first * width, rows: rows.count, layer.layerNorm2, into: normed.pointer)
+            layerNorm(x + first * width, rows: rows.count, layer.layerNorm2, for: layer.fc1)
             clock?.mark(.layerNorm)
             product(normed.pointer, rows: rows.count, layer.fc1, into: mlp.pointer, activation: activation)
             product(mlp.pointer, rows: rows.count, layer.fc2, into: x + first * width, accumulate: true)
@@ -255,11 +290,12 @@ final class ProductTask: PoolTask {
     private var panels = 0..<0
     private var output = ProductOutput(pointer: UnsafeMutablePointer(bitPattern: 64)!, stride: 0)
     private unowned(unsafe) var quantized: QuantizedRows?
+    private unowned(unsafe) var bytes: ByteRows?
     private unowned(unsafe) var pool: WorkerPool?
 
     func set(
         _ x: UnsafePointer<Float>, rows: Int, lda: Int, _ linear: BlockLinear, panels: Range<Int>,
-        output: ProductOutput, quantized: QuantizedRows?, pool: WorkerPool
+        output: ProductOutput, quantized: QuantizedRows?, bytes: ByteRows?, pool: WorkerPool
     ) {
         self.x = x
         self.rows = rows
@@ -268,6 +304,7 @@ final class ProductTask: PoolTask {
         self.panels = panels
         self.output = output
         self.quantized = quantized
+        self.bytes = bytes
         self.pool = pool
     }
 
@@ -275,6 +312,7 @@ final class ProductTask: PoolTask {
         linear = nil
         pool = nil
         quantized = nil
+        bytes = nil
     }
 
     func run(worker: Int) {
@@ -285,8 +323,10 @@ final class ProductTask: PoolTask {
             case .float(let packed):
                 PackedGEMM.multiply(
                     x, rows: rows, lda: lda, packed.weight, bias: packed.bias, panels: share, output: output)
-            case .int8(let weights):
+            case .int16(let weights):
                 QuantizedGEMM.multiply(quantized!, rows: rows, weights, panels: share, output: output)
+            case .int8(let weights):
+                ByteGEMM.multiply(bytes!, rows: rows, weights, panels: share, output: output)
             }
         }
     }

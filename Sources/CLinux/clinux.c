@@ -22,6 +22,15 @@ int clinux_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char
 
 int clinux_open_path(const char *path) { return open(path, O_PATH | O_CLOEXEC); }
 
+int clinux_flush_stdout(void) {
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        if (errno == 0) errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
 int clinux_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 int clinux_mkstemp_cloexec(char *template_path) { return mkostemp(template_path, O_CLOEXEC); }

@@ -1,14 +1,31 @@
+// Reading image files into frames as the CLIP reference (transformers + Pillow) reads them — see
+// ImageDecoding.swift — and writing frames as PNG through SDL2_image. Files are read through SafeFiles'
+// ReadableFile: only regular files (a FIFO or device is refused at once instead of blocking), names as bytes, at
+// most `maximumFileSize` bytes; the format is recognised by the file's first bytes, not its name.
 import CSDL2
 import Foundation
+import SafeFiles
 
-/// Failures while reading or writing an image file.
-public enum ImageFileError: Error, CustomStringConvertible {
+/// Failures while reading or writing an image file; each names the file.
+public enum ImageFileError: Error, CustomStringConvertible, Equatable {
     /// No file at the path.
     case fileNotFound(path: String)
-    /// SDL_image could not decode the file (not an image, truncated, or a format it does not support).
+    /// The path names a FIFO, device, folder, … (`kind` says which).
+    case notRegularFile(path: String, kind: String)
+    /// The file could not be opened or read (permissions, I/O errors).
+    case unreadable(path: String, message: String)
+    /// The file is larger than clipcam reads.
+    case fileTooLarge(path: String, size: Int, limit: Int)
+    /// Not a format clipcam reads.
+    case unknownFormat(path: String)
+    /// The data ends before the image does.
+    case truncated(path: String, format: String)
+    /// More pixels than Pillow's decompression-bomb limit; refused before decoding.
+    case tooManyPixels(path: String, format: String, width: Int, height: Int)
+    /// A variant of the format clipcam does not read.
+    case unsupported(path: String, format: String, what: String)
+    /// The decoder could not decode the file.
     case decodeFailed(path: String, message: String)
-    /// The decoded image could not be converted to BGR24.
-    case conversionFailed(path: String, message: String)
     /// The image could not be written.
     case writeFailed(path: String, message: String)
 
@@ -16,47 +33,98 @@ public enum ImageFileError: Error, CustomStringConvertible {
         switch self {
         case .fileNotFound(let path):
             return "image file '\(path)' does not exist: check the path"
+        case .notRegularFile(let path, let kind):
+            return "\(path) is \(kind), not a regular file; give the path of an image file (clipcam does not read "
+                + "images from pipes or devices)"
+        case .unreadable(let path, let message):
+            return "cannot read the image file \(path): \(message)"
+        case .fileTooLarge(let path, let size, let limit):
+            return "the image file \(path) is \(size) bytes, more than the \(limit) bytes clipcam reads for an image; "
+                + "check that it is the right file"
+        case .unknownFormat(let path):
+            return "\(path) is not an image file clipcam can read (it reads \(ImageFormat.names) files)"
+        case .truncated(let path, let format):
+            return "the \(format) file \(path) is truncated: its data ends before the image does (the reference, "
+                + "Pillow, refuses it too); the file may be incomplete"
+        case .tooManyPixels(let path, let format, let width, let height):
+            return "the \(format) file \(path) is \(width) × \(height) pixels, more than the "
+                + "\(PixelLimit.maximum) pixels clipcam decodes (Pillow's decompression-bomb limit); it was not decoded"
+        case .unsupported(let path, let format, let what):
+            return "cannot read the \(format) file \(path): \(what) is not supported"
         case .decodeFailed(let path, let message):
-            return "cannot decode image file '\(path)': \(message) (clipcam reads PNG, JPEG and BMP files)"
-        case .conversionFailed(let path, let message):
-            return "cannot convert image '\(path)' to BGR24: \(message)"
+            return "cannot decode the image file \(path): \(message) (clipcam reads \(ImageFormat.names) files)"
         case .writeFailed(let path, let message):
             return "cannot write PNG '\(path)': \(message) (check that the folder exists and is writable)"
         }
     }
 }
 
-/// Decodes image files into frames and writes frames as PNG, through SDL2_image.
+/// Decodes image files into frames and writes frames as PNG.
 public enum ImageFile {
-    /// Reads a PNG, JPEG or BMP file into a BGR frame (index 0, timestamp 0).
-    ///
-    /// Transparent pixels are composited onto white, as the CLIP reference processor does before dropping alpha.
+    /// The largest file clipcam reads as an image: more than any image under the pixel limit needs in the
+    /// compressed formats, and a bound on the memory one file can take.
+    public static let maximumFileSize = 256 << 20
+
+    /// Reads an image file into a BGR frame (index 0, timestamp 0) with the pixels the CLIP reference sees: Pillow's
+    /// decoding, the EXIF orientation applied, transparency composited onto white.
+    public static func load(_ path: SystemPath) throws -> Frame {
+        let (rgb, width, height) = try loadRGB(path)
+        var bgr = rgb
+        for pixel in 0..<(width * height) {
+            bgr[pixel * 3] = rgb[pixel * 3 + 2]
+            bgr[pixel * 3 + 2] = rgb[pixel * 3]
+        }
+        return Frame(index: 0, timestamp: 0, width: width, height: height, bgr: bgr)
+    }
+
+    /// `load(SystemPath(path))`: the bytes of a command-line argument that was not UTF-8 are used as they were.
     public static func load(_ path: String) throws -> Frame {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw ImageFileError.fileNotFound(path: path)
-        }
-        guard let decoded = IMG_Load(path) else {
-            throw ImageFileError.decodeFailed(path: path, message: sdlMessage())
-        }
-        let image = Surface(decoded)
-        let format = image.pointer.pointee.format
-        let hasAlpha = format.map { $0.pointee.Amask != 0 } ?? false
-        if hasAlpha {
-            return try compositedOnWhite(image, path: path)
-        }
-        guard let converted = SDL_ConvertSurfaceFormat(image.pointer, SDL_PIXELFORMAT_BGR24.rawValue, 0) else {
-            throw ImageFileError.conversionFailed(path: path, message: sdlMessage())
-        }
-        let bgr = Surface(converted)
-        return try bgr.withPixels(path: path) { pixels, width, height, pitch in
-            var bytes = [UInt8](repeating: 0, count: width * height * 3)
-            bytes.withUnsafeMutableBytes { destination in
-                for row in 0..<height {
-                    let source = pixels + row * pitch
-                    (destination.baseAddress! + row * width * 3).copyMemory(from: source, byteCount: width * 3)
-                }
+        try load(SystemPath(path))
+    }
+
+    /// The file's RGB pixels, row after row, as `load` sees them.
+    public static func loadRGB(_ path: SystemPath) throws -> (pixels: [UInt8], width: Int, height: Int) {
+        try decodeFile(path).rgb()
+    }
+
+    /// Reads and decodes the file, its errors named after it.
+    static func decodeFile(_ path: SystemPath) throws -> DecodedImageFile {
+        let name = path.description
+        let bytes: [UInt8]
+        do {
+            bytes = try ReadableFile.read(path, role: "image", limit: maximumFileSize)
+        } catch let error as FileAccessError {
+            switch error {
+            case .missing: throw ImageFileError.fileNotFound(path: name)
+            case .notRegularFile(_, _, let kind): throw ImageFileError.notRegularFile(path: name, kind: kind)
+            case .tooLarge(_, _, let size, let limit):
+                throw ImageFileError.fileTooLarge(path: name, size: size, limit: limit)
+            case .permissionDenied:
+                throw ImageFileError.unreadable(path: name, message: "no permission; check its permissions")
+            case .cannotOpen(_, _, let code), .readFailed(_, _, let code):
+                throw ImageFileError.unreadable(path: name, message: String(cString: strerror(code)))
+            case .nameNotUnique: throw error
             }
-            return Frame(index: 0, timestamp: 0, width: width, height: height, bgr: bytes)
+        }
+        let fileExtension = String(decoding: path.lastComponent, as: UTF8.self).split(separator: ".").last
+        guard
+            let format = ImageFormat.sniff(
+                bytes, fileExtension: fileExtension.map { $0.lowercased() } ?? "")
+        else {
+            throw ImageFileError.unknownFormat(path: name)
+        }
+        do {
+            return try ImageDecoding.decode(bytes, as: format)
+        } catch {
+            switch error {
+            case .truncated: throw ImageFileError.truncated(path: name, format: format.rawValue)
+            case .tooManyPixels(let width, let height):
+                throw ImageFileError.tooManyPixels(path: name, format: format.rawValue, width: width, height: height)
+            case .unsupported(let what):
+                throw ImageFileError.unsupported(path: name, format: format.rawValue, what: what)
+            case .damaged(let message):
+                throw ImageFileError.decodeFailed(path: name, message: "\(format.rawValue): \(message)")
+            }
         }
     }
 
@@ -69,73 +137,12 @@ public enum ImageFile {
                     pixels.baseAddress, Int32(frame.width), Int32(frame.height), 24, Int32(frame.width * 3),
                     SDL_PIXELFORMAT_BGR24.rawValue)
             else {
-                throw ImageFileError.writeFailed(path: path, message: sdlMessage())
+                throw ImageFileError.writeFailed(path: path, message: String(cString: SDL_GetError()))
             }
-            let surface = Surface(created)
+            let surface = SDLSurface(created)
             if IMG_SavePNG(surface.pointer, path) != 0 {
-                throw ImageFileError.writeFailed(path: path, message: sdlMessage())
+                throw ImageFileError.writeFailed(path: path, message: String(cString: SDL_GetError()))
             }
         }
-    }
-
-    /// Blends each pixel over opaque white with PIL's `alpha_composite` arithmetic, then drops alpha.
-    private static func compositedOnWhite(_ image: Surface, path: String) throws -> Frame {
-        guard let converted = SDL_ConvertSurfaceFormat(image.pointer, SDL_PIXELFORMAT_RGBA32.rawValue, 0) else {
-            throw ImageFileError.conversionFailed(path: path, message: sdlMessage())
-        }
-        let rgba = Surface(converted)
-        return try rgba.withPixels(path: path) { pixels, width, height, pitch in
-            var bytes = [UInt8](repeating: 0, count: width * height * 3)
-            for row in 0..<height {
-                let source = pixels.assumingMemoryBound(to: UInt8.self) + row * pitch
-                for column in 0..<width {
-                    let pixel = source + column * 4
-                    let alpha = Int(pixel[3])
-                    let output = (row * width + column) * 3
-                    for channel in 0..<3 {
-                        bytes[output + 2 - channel] = blendOverWhite(Int(pixel[channel]), alpha: alpha)
-                    }
-                }
-            }
-            return Frame(index: 0, timestamp: 0, width: width, height: height, bgr: bytes)
-        }
-    }
-
-    /// `value * alpha + 255 * (255 - alpha)` divided by 255 and rounded, in the fixed point PIL uses.
-    static func blendOverWhite(_ value: Int, alpha: Int) -> UInt8 {
-        let sum = value * alpha + 255 * (255 - alpha) + 0x80
-        return UInt8(((sum >> 8) + sum) >> 8)
-    }
-
-    private static func sdlMessage() -> String {
-        String(cString: SDL_GetError())
-    }
-}
-
-/// An SDL surface owned by clipcam, freed with it.
-private final class Surface {
-    let pointer: UnsafeMutablePointer<SDL_Surface>
-
-    init(_ pointer: UnsafeMutablePointer<SDL_Surface>) {
-        self.pointer = pointer
-    }
-
-    deinit {
-        SDL_FreeSurface(pointer)
-    }
-
-    /// Locks the surface and passes its pixels, width, height and pitch (bytes per row) to `body`.
-    func withPixels<Result>(
-        path: String, _ body: (UnsafeRawPointer, Int, Int, Int) throws -> Result
-    ) throws -> Result {
-        if SDL_LockSurface(pointer) != 0 {
-            throw ImageFileError.conversionFailed(path: path, message: String(cString: SDL_GetError()))
-        }
-        defer { SDL_UnlockSurface(pointer) }
-        let surface = pointer.pointee
-        guard let pixels = surface.pixels else {
-            throw ImageFileError.conversionFailed(path: path, message: "the decoded image has no pixels")
-        }
-        return try body(UnsafeRawPointer(pixels), Int(surface.w), Int(surface.h), Int(surface.pitch))
     }
 }

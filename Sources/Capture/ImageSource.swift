@@ -1,4 +1,5 @@
 import Glibc
+import SafeFiles
 
 /// Frames from one image file or a folder of them (decoded by `ImageFile`), at a chosen rate.
 ///
@@ -14,7 +15,7 @@ public final class ImageSource: FrameSource {
     public let stopSignal = StopSignal()
     public private(set) var format = SourceFormat(width: 0, height: 0, fps: nil)
     /// The images played, in order.
-    public private(set) var files: [String] = []
+    public private(set) var files: [SystemPath] = []
     private let isFolder: Bool
     private let fast: Bool
     private let loop: Bool
@@ -41,7 +42,7 @@ public final class ImageSource: FrameSource {
     }
 
     public func start() throws {
-        files = isFolder ? try ImageSource.listImages(in: path) : [path]
+        files = isFolder ? try ImageSource.listImages(in: path) : [SystemPath(path)]
         let first = try ImageFile.load(files[0])
         if files.count == 1 { cached = first }
         format = SourceFormat(width: first.width, height: first.height, fps: fps)
@@ -62,20 +63,25 @@ public final class ImageSource: FrameSource {
         return frame
     }
 
-    /// The image files directly inside `folder`, in natural name order.
-    public static func listImages(in folder: String) throws -> [String] {
-        guard let directory = opendir(folder) else { throw SourceError.unreadableFolder(path: folder, errno: errno) }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if !name.hasPrefix("."), imageExtensions.contains(fileExtension(name)) { names.append(name) }
+    /// The image files directly inside `folder` (regular files with an image extension; names as bytes, so names
+    /// that are not UTF-8 open too), in natural name order.
+    public static func listImages(in folder: String) throws -> [SystemPath] {
+        let base = SystemPath(folder)
+        guard let directory = base.withCString({ opendir($0) }) else {
+            throw SourceError.unreadableFolder(path: base.description, errno: errno)
         }
-        guard !names.isEmpty else { throw SourceError.emptyFolder(path: folder) }
-        let base = folder.hasSuffix("/") ? folder : folder + "/"
-        return names.sorted(by: naturalOrder).map { base + $0 }
+        defer { closedir(directory) }
+        var names: [(bytes: [UInt8], text: String)] = []
+        while let entry = readdir(directory) {
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            let text = String(decoding: bytes, as: UTF8.self)
+            guard !text.hasPrefix("."), imageExtensions.contains(fileExtension(text)) else { continue }
+            // A FIFO, socket or folder named like an image is not one (and a FIFO would block its reader).
+            guard FileKind.of(base.appending(bytes)) == .regular else { continue }
+            names.append((bytes, text))
+        }
+        guard !names.isEmpty else { throw SourceError.emptyFolder(path: base.description) }
+        return names.sorted { naturalOrder($0.text, $1.text) }.map { base.appending($0.bytes) }
     }
 }
 

@@ -5,6 +5,7 @@
 // asked of the driver directly (`driverIoctl`).
 import CV4L2
 import Glibc
+import SafeFiles
 
 /// A V4L2 ioctl request: its name (for errors) and its number.
 ///
@@ -65,11 +66,20 @@ extension String {
     }
 }
 
-/// A C character array of a V4L2 struct (e.g. `v4l2_capability.card`) as a String.
+/// A C character array of a V4L2 struct (e.g. `v4l2_capability.card`) as a String safe to print: a driver's
+/// bytes that are not UTF-8, and control characters (a terminal would obey escape sequences), shown as `\xHH`.
 func cString<T>(_ tuple: T) -> String {
     withUnsafeBytes(of: tuple) { raw in
-        let bytes = raw.prefix { $0 != 0 }
-        return String(decoding: bytes, as: UTF8.self)
+        let shown = SystemPath(bytes: raw.prefix { $0 != 0 }).description
+        var text = ""
+        for scalar in shown.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                text += "\\x" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+            } else {
+                text.unicodeScalars.append(scalar)
+            }
+        }
+        return text
     }
 }
 

@@ -172,8 +172,12 @@ public final class VideoFileSource: FrameSource {
             text = String(decoding: errorLog.readDataToEndOfFile(), as: UTF8.self)
         }
         stop()
-        if termination.succeeded { return nil }
         let lines = text.split(separator: "\n").suffix(3).joined(separator: "; ")
+        if termination.succeeded {
+            // ffmpeg ends well after decoding what it could of a damaged file: say so, the frames may be few.
+            if !lines.isEmpty { options.log?("\(path): ffmpeg reported problems decoding it: \(lines)") }
+            return nil
+        }
         let how = "ffmpeg \(termination)"
         return lines.isEmpty ? how : "\(how): \(lines)"
     }

@@ -51,11 +51,16 @@ public final class ClipEngine {
 
     /// What to tell the user when `text` was cut to the model's context. A long prompt is quoted by its start
     /// (the first 60 characters) and its length, not echoed whole.
-    public static func truncationWarning(_ text: String) -> String {
+    /// `count` > 1: that many prompts were cut, `text` the first of them.
+    public static func truncationWarning(_ text: String, count: Int = 1) -> String {
         let limit = 60
         let quoted =
             text.count <= limit
             ? "\"\(text)\"" : "\"\(text.prefix(limit))…\" (\(text.count) characters)"
+        if count > 1 {
+            return "warning: \(count) prompts are longer than CLIP's 77 tokens, the first \(quoted); only the start of "
+                + "each is used"
+        }
         return "warning: the prompt \(quoted) is longer than CLIP's 77 tokens; only its start is used"
     }
 

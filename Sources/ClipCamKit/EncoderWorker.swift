@@ -56,15 +56,20 @@ public final class EncoderWorker: Sendable {
     /// Embeds `prompts` on the calling thread, then hands the engine and sinks to a new encoder thread that
     /// reads `queue`. Neither may be used by the caller afterwards. `reuseThreshold` is the signature difference
     /// (grey levels) below which a frame reuses the last embedding; nil encodes every frame.
+    /// Returns nil, having finished the sinks, when `isCancelled` turns true while the prompts are embedded (a
+    /// long prompt file takes a while; Ctrl-C must not wait for it).
     public static func start(
         engine: sending ClipEngine, prompts: [String], range: ScoreRange, threshold: Float?, smooth: Int,
         reuseThreshold: Double? = nil, queue: LatestFrameQueue, sinks: sending [any ResultSink],
-        log: @escaping @Sendable (String) -> Void
-    ) -> EncoderWorker {
+        log: @escaping @Sendable (String) -> Void, isCancelled: () -> Bool = { false }
+    ) -> EncoderWorker? {
         precondition(reuseThreshold.map { $0 >= 0 } ?? true, "the reuse threshold is a difference, not negative")
+        guard let embedded = embed(prompts, engine: engine, log: log, isCancelled: isCancelled) else {
+            for sink in sinks { try? sink.finish() }
+            return nil
+        }
         let scorer = PromptScorer(
-            prompts: embed(prompts, engine: engine, log: log), range: range, threshold: threshold, smooth: smooth,
-            logitScale: engine.logitScale)
+            prompts: embedded, range: range, threshold: threshold, smooth: smooth, logitScale: engine.logitScale)
         let worker = EncoderWorker(queue: queue, reuseThreshold: reuseThreshold)
         let owned = Owned(engine: engine, scorer: scorer, sinks: sinks)
         let thread = Thread { worker.run(owned, log: log) }
@@ -80,14 +85,23 @@ public final class EncoderWorker: Sendable {
         self.reuseThreshold = reuseThreshold
     }
 
-    private static func embed(_ prompts: [String], engine: ClipEngine, log: (String) -> Void) -> [PromptEmbedding] {
-        prompts.map { text in
+    /// Embeds `prompts` in order; nil when `isCancelled` turns true first. Prompts cut to CLIP's context are
+    /// reported in one warning, not one each.
+    private static func embed(
+        _ prompts: [String], engine: ClipEngine, log: (String) -> Void, isCancelled: () -> Bool = { false }
+    ) -> [PromptEmbedding]? {
+        var embedded: [PromptEmbedding] = []
+        var truncated: [String] = []
+        for text in prompts {
+            if isCancelled() { return nil }
             let prompt = engine.embedPrompt(text)
-            if prompt.truncated {
-                log(ClipEngine.truncationWarning(text))
-            }
-            return prompt
+            if prompt.truncated { truncated.append(text) }
+            embedded.append(prompt)
         }
+        if let first = truncated.first {
+            log(ClipEngine.truncationWarning(first, count: truncated.count))
+        }
+        return embedded
     }
 
     private func run(_ owned: Owned, log: @Sendable (String) -> Void) {
@@ -98,7 +112,7 @@ public final class EncoderWorker: Sendable {
                 return (state.pendingPrompts, state.paused)
             }
             if let prompts {
-                owned.scorer.replacePrompts(EncoderWorker.embed(prompts, engine: owned.engine, log: log))
+                owned.scorer.replacePrompts(EncoderWorker.embed(prompts, engine: owned.engine, log: log) ?? [])
             }
             let frame: Frame
             do {

@@ -29,10 +29,15 @@ final class LiveDisplay {
         size: PixelSize, fontPath: String?, modelName: String, randomWeights: Bool, prompts: [String],
         threshold: Float?, range: ScoreRange
     ) throws {
-        window = try DisplayWindow(title: "clipcam", size: size, fonts: try OverlayFonts(override: fontPath))
         // With no screen SDL falls back to drawing in memory: a window nobody sees, a run that shows nothing.
-        // That is only wanted when asked for by name (SDL_VIDEODRIVER=offscreen, as tests and bench do).
-        let requested = ProcessInfo.processInfo.environment["SDL_VIDEODRIVER"] ?? ""
+        // That is only wanted when asked for by name (SDL_VIDEODRIVER=offscreen, as tests and bench do). Without
+        // $DISPLAY or $WAYLAND_DISPLAY there is no screen to try (and SDL's probing would only print noise).
+        let environment = ProcessInfo.processInfo.environment
+        let requested = environment["SDL_VIDEODRIVER"] ?? ""
+        if requested.isEmpty && ["DISPLAY", "WAYLAND_DISPLAY"].allSatisfy({ (environment[$0] ?? "").isEmpty }) {
+            throw PipelineError.noDisplay(driver: nil)
+        }
+        window = try DisplayWindow(title: "clipcam", size: size, fonts: try OverlayFonts(override: fontPath))
         if window.video.isHeadless && requested.isEmpty {
             throw PipelineError.noDisplay(driver: window.video.driver)
         }
@@ -178,6 +183,8 @@ final class LiveDisplay {
             bytes: target.bytes.dropLast(target.lastComponent.count) + Array(".".utf8) + target.lastComponent
                 + Array(".partial-\(getpid())".utf8))
         do {
+            // Checked again now, after the run: nothing but a regular file (or nothing) is replaced.
+            try OutputPaths.checkReplaceable(path, option: "--screenshot")
             try ImageFile.writePNG(
                 Frame(index: 0, timestamp: 0, width: image.width, height: image.height, bgr: bgr),
                 to: try partial.openableName(role: "screenshot"))

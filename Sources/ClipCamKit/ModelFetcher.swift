@@ -64,6 +64,7 @@ public enum FetchError: Error, CustomStringConvertible {
     case cannotWrite(URL, String)
     case network(URL, String)
     case http(URL, Int)
+    case noSpace(URL, needed: Int64, free: Int64)
     case incomplete(URL, expected: Int64, got: Int64)
     case invalid(String, String)
     case interrupted
@@ -79,6 +80,10 @@ public enum FetchError: Error, CustomStringConvertible {
                 without it, copy a model folder fetched elsewhere and pass --model, or make a random one with \
                 `clipcam model random`.
                 """
+        case .noSpace(let url, let needed, let free):
+            let gb = { (bytes: Int64) in String(format: "%.2f GB", Double(bytes) / 1e9) }
+            return "\(url.absoluteString) is \(gb(needed)), but the disk has only \(gb(free)) free; make room or "
+                + "fetch into another folder with --out"
         case .http(let url, let status):
             return "downloading \(url.absoluteString) failed: HTTP \(status)"
         case .incomplete(let url, let expected, let got):
@@ -140,35 +145,50 @@ private final class Download: NSObject, URLSessionDataDelegate, @unchecked Senda
         _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
         completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void
     ) {
-        lock.lock()
-        defer { lock.unlock() }
-        if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
-            failure = FetchError.http(url, http.statusCode)
-            completionHandler(.cancel)
-            return
+        // The decision is made under the lock, the handler called after it: URLSession may call back into this
+        // delegate (didCompleteWithError, which takes the lock) from inside a cancel.
+        let disposition: URLSession.ResponseDisposition = lock.withLock {
+            if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
+                failure = FetchError.http(url, http.statusCode)
+                return .cancel
+            }
+            expected = response.expectedContentLength > 0 ? response.expectedContentLength : nil
+            // A file larger than the disk's free space would fail after filling it: refuse before the first byte.
+            var disk = statvfs()
+            if let expected, statvfs(file.deletingLastPathComponent().path, &disk) == 0 {
+                let free = Int64(disk.f_bavail) * Int64(disk.f_frsize)
+                if expected > free {
+                    failure = FetchError.noSpace(url, needed: expected, free: free)
+                    return .cancel
+                }
+            }
+            bar = ProgressBar(label: label, total: expected)
+            return .allow
         }
-        expected = response.expectedContentLength > 0 ? response.expectedContentLength : nil
-        bar = ProgressBar(label: label, total: expected)
-        completionHandler(.allow)
+        completionHandler(disposition)
+        // swift-corelibs-foundation does not always end the task on .cancel while the body still streams in.
+        if disposition == .cancel { dataTask.cancel() }
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        lock.lock()
-        defer { lock.unlock() }
-        guard failure == nil else { return }
-        if interrupted() {
-            failure = FetchError.interrupted
-            dataTask.cancel()
-            return
+        let cancel: Bool = lock.withLock {
+            guard failure == nil else { return false }
+            if interrupted() {
+                failure = FetchError.interrupted
+                return true
+            }
+            do {
+                try handle?.write(contentsOf: data)
+                received += Int64(data.count)
+                bar?.update(received)
+                return false
+            } catch {
+                failure = FetchError.cannotWrite(file.deletingLastPathComponent(), error.localizedDescription)
+                return true
+            }
         }
-        do {
-            try handle?.write(contentsOf: data)
-            received += Int64(data.count)
-            bar?.update(received)
-        } catch {
-            failure = FetchError.cannotWrite(file.deletingLastPathComponent(), error.localizedDescription)
-            dataTask.cancel()
-        }
+        // Outside the lock, for the same reason as above.
+        if cancel { dataTask.cancel() }
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {

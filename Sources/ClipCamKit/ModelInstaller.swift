@@ -55,6 +55,8 @@ public enum ModelInstallError: Error, CustomStringConvertible, Equatable {
 /// Set from the signal queue, read by the writing thread.
 private final class InterruptFlag: Sendable {
     let value = Atomic<Bool>(false)
+    /// The signal that arrived (SIGINT, SIGTERM); 0 before one did.
+    let signal = Atomic<Int32>(0)
 }
 
 /// Writes a model folder into place; see the file's opening comment.
@@ -81,6 +83,13 @@ public final class ModelInstaller {
     public let destination: SystemPath
     public let force: Bool
     private let interrupted = InterruptFlag()
+
+    /// The signal that interrupted `install` (SIGINT or SIGTERM), if one did: the command's exit status is then
+    /// 128 + it, as shells expect.
+    public var interruptingSignal: Int32? {
+        let number = interrupted.signal.load(ordering: .acquiring)
+        return number == 0 ? nil : number
+    }
 
     /// Checks the destination before anything is written: never the root, the home folder, the current folder or
     /// a folder holding one of them; an existing destination only with `force`, and only a folder that holds a
@@ -121,7 +130,10 @@ public final class ModelInstaller {
     /// SIGTERM (turned into `ModelInstallError.interrupted` at the next `checkInterrupt`), the hidden folder is
     /// removed and the destination left as it was. `log` receives warnings.
     public func install(log: (String) -> Void = { _ in }, write: (Work) throws -> Void) throws {
-        let watcher = InterruptWatcher { [interrupted] in interrupted.value.store(true, ordering: .releasing) }
+        let watcher = InterruptWatcher { [interrupted] number in
+            interrupted.signal.store(number, ordering: .releasing)
+            interrupted.value.store(true, ordering: .releasing)
+        }
         defer { watcher.cancel() }
         let staging = try StagingFolder(beside: destination)
         let work = Work(folder: staging.url, shownAs: destination.description, installer: self)

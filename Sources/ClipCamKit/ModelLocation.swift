@@ -1,6 +1,7 @@
 import CLIPModel
 import CLIPTokenizer
 import Foundation
+import SafeFiles
 
 /// Where clipcam looks for its CLIP model folder.
 public enum ModelLocation {
@@ -29,8 +30,8 @@ public enum ModelLocation {
 
     /// `$CLIPCAM_MODEL`, else `~/.cache/clipcam/clip-vit-base-patch32`.
     public static var defaultDirectory: URL {
-        if let dir = ProcessInfo.processInfo.environment[environmentVariable], !dir.isEmpty {
-            return URL(fileURLWithPath: (dir as NSString).expandingTildeInPath)
+        if let dir = SystemPath(environment: environmentVariable) {
+            return URL(fileURLWithPath: (dir.expandingTilde().openableOrShownName))
         }
         return cacheDirectory.appendingPathComponent(defaultFolderName)
     }
@@ -43,8 +44,8 @@ public enum ModelLocation {
 
     /// The folder CLIP's real BPE vocabulary is kept in by `scripts/fetch-vocab` (`$CLIPCAM_VOCAB_DIR`).
     public static var vocabularyDirectory: URL {
-        if let dir = ProcessInfo.processInfo.environment["CLIPCAM_VOCAB_DIR"], !dir.isEmpty {
-            return URL(fileURLWithPath: (dir as NSString).expandingTildeInPath)
+        if let dir = SystemPath(environment: "CLIPCAM_VOCAB_DIR") {
+            return URL(fileURLWithPath: dir.expandingTilde().openableOrShownName)
         }
         return cacheDirectory.appendingPathComponent("clip-vocab")
     }
@@ -58,6 +59,8 @@ public enum ModelLocation {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue
         else { throw ModelLocationError.missing(directory) }
+        // A folder this user cannot list or enter would look empty: say what is wrong instead.
+        guard access(directory.path, R_OK | X_OK) == 0 else { throw ModelLocationError.unreadable(directory) }
         let missing = requiredFiles.filter {
             !FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path)
         }
@@ -133,9 +136,12 @@ public enum ModelFolderError: Error, CustomStringConvertible, Equatable {
 public enum ModelLocationError: Error, CustomStringConvertible {
     case missing(URL)
     case incomplete(URL, missing: [String])
+    case unreadable(URL)
 
     public var description: String {
         switch self {
+        case .unreadable(let dir):
+            return "no permission to read the model folder \(dir.path); check its permissions (ls -ld)"
         case .missing(let dir):
             let random = ModelLocation.suggestedRandomDirectory.path
             return """

@@ -75,8 +75,9 @@ public struct RunSummary: Sendable {
 /// Failures of the pipeline itself (capture, model and sink errors keep their own types).
 public enum PipelineError: Error, CustomStringConvertible {
     case screenshotFailed(path: String, reason: String)
-    /// SDL found no screen and fell back to `driver` (offscreen, dummy).
-    case noDisplay(driver: String)
+    /// There is no screen: no $DISPLAY or $WAYLAND_DISPLAY (driver nil), or SDL fell back to `driver` (offscreen,
+    /// dummy).
+    case noDisplay(driver: String?)
 
     public var description: String {
         switch self {
@@ -87,9 +88,10 @@ public enum PipelineError: Error, CustomStringConvertible {
             let variables = ["DISPLAY", "WAYLAND_DISPLAY"].map { name in
                 env[name].map { "$\(name) is \($0)" } ?? "$\(name) is not set"
             }
-            return "there is no display to show the window on (\(variables.joined(separator: ", ")); SDL could "
-                + "only draw off screen with its '\(driver)' driver). Run clipcam in a desktop session, or add "
-                + "--headless --jsonl - to print each frame's scores (or --jsonl/--csv FILE)"
+            let fallback = driver.map { "; SDL could only draw off screen with its '\($0)' driver" } ?? ""
+            return "there is no display to show the window on (\(variables.joined(separator: ", "))\(fallback)). "
+                + "Run clipcam in a desktop session, or add --headless --jsonl - to print each frame's scores "
+                + "(or --jsonl/--csv FILE)"
         }
     }
 }
@@ -124,6 +126,9 @@ public final class Pipeline: Sendable {
     /// error that ended the source (e.g. `CameraError.unplugged`) or a sink's error after everything has been shut
     /// down and flushed.
     public func run(engine: sending ClipEngine, openSinks: () throws -> sending [any ResultSink]) throws -> RunSummary {
+        // From the start, SIGINT/SIGTERM end the run cleanly (sinks finished, camera closed) instead of killing it.
+        let interrupts = InterruptWatcher { [self] in stop() }
+        defer { interrupts.cancel() }
         // The window first: a missing display is reported before the camera is opened.
         let display: LiveDisplay? =
             settings.headless
@@ -164,12 +169,18 @@ public final class Pipeline: Sendable {
             runner.stop()
         }
 
-        let encoder = EncoderWorker.start(
-            engine: engine, prompts: settings.prompts, range: settings.range, threshold: settings.threshold,
-            smooth: settings.smooth, reuseThreshold: settings.reuseThreshold, queue: encoderQueue, sinks: sinks,
-            log: log)
+        guard
+            let encoder = EncoderWorker.start(
+                engine: engine, prompts: settings.prompts, range: settings.range, threshold: settings.threshold,
+                smooth: settings.smooth, reuseThreshold: settings.reuseThreshold, queue: encoderQueue, sinks: sinks,
+                log: log, isCancelled: { self.control.withLock { $0.stopRequested } })
+        else {
+            runner.stop()
+            return RunSummary(
+                source: runner.name, format: runner.format, captured: runner.stats.captured, encoded: 0, reused: 0,
+                dropped: 0, last: nil, interrupted: true, signal: interrupts.receivedSignal)
+        }
 
-        let interrupts = InterruptWatcher { runner.stop() }
         var quit = false
         if let display, let displayQueue {
             // The encoder and its helpers already run; the display defers to them from here on (see
@@ -186,7 +197,6 @@ public final class Pipeline: Sendable {
         }
         encoder.wait()
         runner.stop()
-        interrupts.cancel()
 
         if let display, let path = settings.screenshotPath {
             let texts = try display.saveScreenshot(path: path, runner: runner, encoder: encoder)

@@ -1,4 +1,5 @@
 import Foundation
+import SafeFiles
 
 /// A one-line progress bar on standard error. On a terminal it redraws in place; otherwise (a log, a pipe)
 /// it prints a line at every tenth of the way so logs stay short.
@@ -21,12 +22,12 @@ public final class ProgressBar {
             let now = Date()
             guard now.timeIntervalSince(lastDraw) >= 0.1 || done == total else { return }
             lastDraw = now
-            FileHandle.standardError.write(Data(("\r\u{1B}[K" + line(done)).utf8))
+            StandardError.write("\r\u{1B}[K" + line(done))
         } else if let total, total > 0 {
             let tenth = Int(done * 10 / total)
             if tenth > lastTenth {
                 lastTenth = tenth
-                FileHandle.standardError.write(Data((line(done) + "\n").utf8))
+                StandardError.write(line(done) + "\n")
             }
         }
     }
@@ -35,9 +36,9 @@ public final class ProgressBar {
         guard !finished else { return }
         finished = true
         if isTerminal {
-            FileHandle.standardError.write(Data(("\r\u{1B}[K" + line(done) + "\n").utf8))
+            StandardError.write("\r\u{1B}[K" + line(done) + "\n")
         } else if lastTenth < 10 {
-            FileHandle.standardError.write(Data((line(done) + "\n").utf8))
+            StandardError.write(line(done) + "\n")
         }
     }
 

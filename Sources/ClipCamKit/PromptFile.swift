@@ -22,8 +22,24 @@ public enum PromptFile {
         return prompts
     }
 
-    /// The largest prompt file read: 1 MiB, tens of thousands of prompts.
-    public static let maxBytes = 1 << 20
+    /// The largest prompt file read: 4 MiB, room for the most prompts a run takes (10,000) at CLIP's full length.
+    public static let maxBytes = 4 << 20
+
+    /// `prompts` with each text kept once, in first-seen order, and the texts that were repeated (a prompt scored
+    /// twice would only split its probability and repeat its column).
+    public static func unique(_ prompts: [String]) -> (prompts: [String], repeated: [String]) {
+        var seen = Set<String>()
+        var kept: [String] = []
+        var repeated: [String] = []
+        for prompt in prompts {
+            if seen.insert(prompt).inserted {
+                kept.append(prompt)
+            } else if !repeated.contains(prompt) {
+                repeated.append(prompt)
+            }
+        }
+        return (kept, repeated)
+    }
 
     /// The prompts of a prompt file's text.
     public static func parse(_ text: String) -> [String] {
@@ -44,7 +60,8 @@ public enum PromptFile {
             folders.append(URL(fileURLWithPath: dir))
         }
         // An executable built in the repository (.build/<config>/clipcam) finds the repository's sets.
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        // The executable itself (argv[0] may be a bare name found through $PATH).
+        var dir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<4 {
             folders.append(dir.appendingPathComponent("Prompts"))
             dir = dir.deletingLastPathComponent()
@@ -60,6 +77,11 @@ public enum PromptFile {
             for file in files where file.hasSuffix(".txt") { names.insert(String(file.dropLast(4))) }
         }
         return names.sorted()
+    }
+
+    /// The file a spec names (a path, or a named set found in the search folders), or nil when there is none.
+    public static func path(_ spec: String) -> String? {
+        (try? resolve(spec)).map { String(decoding: $0.bytes, as: UTF8.self) }
     }
 
     static func resolve(_ spec: String) throws -> SystemPath {

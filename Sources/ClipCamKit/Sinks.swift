@@ -4,7 +4,8 @@ import SafeFiles
 
 /// Failures writing results. Each names the file.
 public enum SinkError: Error, CustomStringConvertible, Equatable {
-    case cannotCreate(path: String, errno: Int32)
+    /// `kind`: what is at the path when that is why (a socket), else nil.
+    case cannotCreate(path: String, errno: Int32, kind: String? = nil)
     case writeFailed(path: String, errno: Int32)
     /// Another process holds the file's lock: another clipcam run is writing it.
     case inUse(path: String)
@@ -14,7 +15,10 @@ public enum SinkError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case .cannotCreate(let path, let code):
+        case .cannotCreate(let path, let code, let kind):
+            if let kind {
+                return "cannot write results to \(path): it is \(kind); give a file, a FIFO or a device"
+            }
             return "cannot create \(path): \(String(cString: strerror(code))); check the folder exists and is writable"
         case .writeFailed(let path, let code):
             let hint = code == EPIPE ? "the program reading it has ended" : "check free disk space"
@@ -76,6 +80,8 @@ final class LineWriter {
         }
         guard fd >= 0 else {
             switch errno {
+            case ENXIO where FileKind.of(target) == .socket:
+                throw SinkError.cannotCreate(path: target.description, errno: ENXIO, kind: "a socket")
             case ENXIO: throw SinkError.noReader(path: target.description)
             case EISDIR: throw SinkError.isFolder(path: target.description)
             default: throw SinkError.cannotCreate(path: target.description, errno: errno)
@@ -130,10 +136,12 @@ final class LineWriter {
             guard ftruncate(descriptor, 0) == 0 else { throw SinkError.writeFailed(path: path, errno: errno) }
             truncatePending = false
         }
-        wroteAnything = true
         pending.removeAll(keepingCapacity: true)
         pending.append(contentsOf: line.utf8)
         pending.append(0x0A)
+        // Where this line starts in a regular file (-1 for pipes and devices): a line that cannot be written whole
+        // (disk full) is cut off again, so the file ends with the last complete line.
+        let start = lseek(descriptor, 0, SEEK_CUR)
         var offset = 0
         while offset < pending.count {
             let written = pending.withUnsafeBytes { raw in
@@ -141,10 +149,16 @@ final class LineWriter {
             }
             if written < 0 {
                 if errno == EINTR { continue }
-                throw SinkError.writeFailed(path: path, errno: errno)
+                let code = errno
+                if start >= 0 && offset > 0 {
+                    _ = ftruncate(descriptor, start)
+                    _ = lseek(descriptor, start, SEEK_SET)
+                }
+                throw SinkError.writeFailed(path: path, errno: code)
             }
             offset += written
         }
+        wroteAnything = true
     }
 }
 

@@ -15,6 +15,10 @@ public enum FontError: Error, CustomStringConvertible {
         case .fileNotFound(let path):
             return "font file \(path) not found; install the Debian package fonts-dejavu-core "
                 + "(apt-get install fonts-dejavu-core) or pass another TrueType font with --font PATH"
+        case .freeTypeFailed(_, let path, 2):
+            // FT_Err_Unknown_File_Format.
+            return "\(path) is not a font FreeType can read (TrueType, OpenType, Type 1, …); give a .ttf or .otf "
+                + "file with --font"
         case .freeTypeFailed(let call, let path, let code):
             var message = "\(call) failed for font \(path) with FreeType error \(code)"
             if let text = FT_Error_String(code) {

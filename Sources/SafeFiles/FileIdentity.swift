@@ -8,6 +8,13 @@ public enum FileIdentity: Hashable, Sendable {
     case existing(device: UInt64, inode: UInt64)
     case toBeMade(folder: [UInt8], name: [UInt8])
 
+    /// The identity of an open descriptor (standard output, say); nil when it is closed.
+    public init?(descriptor: Int32) {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { return nil }
+        self = .existing(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
+    }
+
     /// The identity of `path` (following symbolic links).
     public init(_ path: SystemPath) {
         var status = stat()

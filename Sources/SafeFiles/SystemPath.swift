@@ -22,6 +22,27 @@ public struct SystemPath: Hashable, Sendable, CustomStringConvertible {
         bytes = CommandLineBytes.bytes(for: string) ?? Array(string.utf8)
     }
 
+    /// The path an environment variable holds, by its bytes (Foundation's environment turns bytes that are not
+    /// UTF-8 into U+FFFD); nil when the variable is unset or empty.
+    public init?(environment name: String) {
+        guard let value = getenv(name), value.pointee != 0 else { return nil }
+        bytes = Array(UnsafeRawBufferPointer(start: value, count: strlen(value)))
+    }
+
+    /// The path with a leading `~` or `~/` standing for the home folder (`$HOME`, else the user's entry in the
+    /// password database), as a shell expands it.
+    public func expandingTilde() -> SystemPath {
+        guard bytes.first == UInt8(ascii: "~"), bytes.count == 1 || bytes[1] == UInt8(ascii: "/") else { return self }
+        var home = getenv("HOME").map { String(cString: $0) } ?? ""
+        if home.isEmpty, let entry = getpwuid(getuid()), let dir = entry.pointee.pw_dir { home = String(cString: dir) }
+        return SystemPath(bytes: Array(home.utf8) + bytes.dropFirst())
+    }
+
+    /// `openableName()`, or the displayed name when the file does not exist (for messages saying so).
+    public var openableOrShownName: String {
+        (try? openableName()) ?? description
+    }
+
     /// Whether the bytes are valid UTF-8 (so the path can be handed to APIs that take Strings as it is).
     public var isUTF8: Bool { String(validating: bytes, as: UTF8.self) != nil }
 
@@ -146,7 +167,9 @@ public enum CommandLineBytes {
 public enum PathNames {
     private static let aliases = Mutex<[String: SystemPath]>([:])
 
+    /// One alias per path: asking again (a computed default folder, a file read once a frame) opens nothing new.
     static func alias(for path: SystemPath, role: String) throws -> String {
+        if let known = aliases.withLock({ $0.first { $0.value == path }?.key }) { return known }
         let descriptor = path.withCString { clinux_open_path($0) }
         guard descriptor >= 0 else { throw FileAccessError.from(errno: errno, path: path, role: role) }
         let name = "/proc/\(getpid())/fd/\(descriptor)"

@@ -10,6 +10,7 @@
 // Errors go to standard error as "capture-probe: <description>" with exit status 1.
 import Capture
 import Foundation
+import SafeFiles
 
 struct Arguments {
     var spec = ""
@@ -21,7 +22,7 @@ struct Arguments {
 }
 
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("capture-probe: \(message)\n".utf8))
+    StandardError.write("capture-probe: \(message)\n")
     exit(1)
 }
 
@@ -56,7 +57,7 @@ func parseArguments() -> Arguments {
         }
     }
     if arguments.spec.isEmpty { fail("give a source: /dev/videoN, a file, a folder or synthetic") }
-    arguments.options.log = { FileHandle.standardError.write(Data("note: \($0)\n".utf8)) }
+    arguments.options.log = { StandardError.write("note: \($0)\n") }
     return arguments
 }
 

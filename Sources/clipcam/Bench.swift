@@ -39,7 +39,7 @@ struct Bench: ParsableCommand {
     /// Scored frames of the pipeline run that are not timed.
     static let pipelineWarmup = 2
     static let prompt = "a photo of a coffee cup"
-    /// Frames whose int8 and fp32 embeddings are compared.
+    /// Frames whose reduced-precision and fp32 embeddings are compared.
     static let checkFrames = 8
 
     @Option(help: ArgumentHelp("The model folder (default: as for the other commands).", valueName: "dir"))
@@ -72,11 +72,11 @@ struct Bench: ParsableCommand {
     var startupRuns = 1
     @Option(
         help: ArgumentHelp(
-            "The image encoder's arithmetic: fp32 or int8 (see `clipcam run --help`).",
-            discussion: "With int8, an fp32 copy of the model is also loaded and timed in the same run, the "
-                + "two precisions taking turns encoding by encoding (fp32_image_encoder_ms; int8_speedup, the median "
-                + "of the turns' ratios), and the two precisions' embeddings of \(Bench.checkFrames) "
-                + "varied frames are compared (int8_min_cosine_to_fp32). int8_kernel names the integer "
+            "The image encoder's arithmetic: fp32, int16 or int8 (see `clipcam run --help`).",
+            discussion: "With int16 or int8, an fp32 copy of the model is also loaded and timed in the same run, "
+                + "the two precisions taking turns encoding by encoding (fp32_image_encoder_ms; speedup_over_fp32, "
+                + "the median of the turns' ratios), and the two precisions' embeddings of \(Bench.checkFrames) "
+                + "varied frames are compared (min_cosine_to_fp32). integer_kernel names the integer "
                 + "instructions used: avx512-vnni where the CPU has AVX-512 VNNI, else avx2; the environment "
                 + "variable CLIPCAM_INT8_KERNEL=avx2 times the AVX2 kernel on a VNNI CPU."))
     var precision: Precision = .fp32
@@ -98,6 +98,7 @@ struct Bench: ParsableCommand {
     static let startupTimeLimit = 300.0
 
     func validate() throws {
+        try checkNotEmpty([("--model", model)])
         try check(threads, in: Bench.threadsRange, option: "--threads", unit: "threads")
         try check(runs, in: Bench.runsRange, option: "--runs", unit: "timed runs")
         try check(pipelineFrames, in: Bench.pipelineFramesRange, option: "--pipeline-frames", unit: "scored frames")
@@ -107,14 +108,21 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        var temporary: URL?
-        defer { if let temporary { try? FileManager.default.removeItem(at: temporary) } }
+        // A random model goes into a folder of this run's own, removed at the end and on Ctrl-C or SIGTERM (a
+        // ViT-B/32 is 600 MB), its staging folder included.
+        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("clipcam-bench-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: temporary) }
+        let watcher = InterruptWatcher { signal in
+            try? FileManager.default.removeItem(at: temporary)
+            _exit(128 + signal)
+        }
+        defer { watcher.cancel() }
+        try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
         let directory: URL
         if let shape {
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clipcam-bench-\(getpid())")
+            let dir = temporary.appendingPathComponent("random-\(shape.rawValue)")
             printError("writing a random \(shape.rawValue) model to \(dir.path)")
             try RandomModel.write(shape: shape, seed: 1, to: dir, vocabulary: ModelLocation.vocabularyDirectory)
-            temporary = dir
             directory = dir
         } else {
             directory =
@@ -127,6 +135,7 @@ struct Bench: ParsableCommand {
         let engine = try ClipEngine(directory: directory, threads: threads, precision: precision)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         if engine.isRandom && shape == nil { printError("warning: \(ClipEngine.randomWarning)") }
+        if precision == .int8, let note = engine.model.integerKernel.int8Warning { printError("warning: \(note)") }
 
         let frame = Frame(
             index: 0, timestamp: 0, width: 640, height: 480,
@@ -145,16 +154,16 @@ struct Bench: ParsableCommand {
         let longText = String(repeating: "a photo of a busy street full of cars and people ", count: 12)
         let longMs = median(runs: runs) { _ = engine.textEmbedding(longText) }
 
-        var int8Fields: [(String, String)] = [
-            ("int8_kernel", "null"), ("fp32_image_encoder_ms", "null"), ("int8_speedup", "null"),
-            ("int8_min_cosine_to_fp32", "null"),
+        var reducedFields: [(String, String)] = [
+            ("integer_kernel", "null"), ("fp32_image_encoder_ms", "null"), ("speedup_over_fp32", "null"),
+            ("min_cosine_to_fp32", "null"),
         ]
-        if precision == .int8 {
+        if precision != .fp32 {
             let reference = try ClipEngine(directory: directory, threads: threads, precision: .fp32)
             reference.preprocess(frame)
             // The two precisions take turns, one encoding each, so that the machine's drift falls on both alike;
             // the speed-up is the median of the turns' ratios.
-            var turns: [(fp32: Double, int8: Double)] = []
+            var turns: [(fp32: Double, reduced: Double)] = []
             _ = reference.encodePreprocessed()
             _ = engine.encodePreprocessed()
             for _ in 0..<runs {
@@ -162,7 +171,7 @@ struct Bench: ParsableCommand {
                 turns.append((fp32, milliseconds { _ = engine.encodePreprocessed() }))
             }
             let referenceMs = Bench.median(turns.map(\.fp32))
-            let speedup = Bench.median(turns.map { $0.fp32 / $0.int8 })
+            let speedup = Bench.median(turns.map { $0.fp32 / $0.reduced })
             var cosines: [Float] = []
             for seed in 0..<Bench.checkFrames {
                 let check = Bench.variedFrame(seed: seed)
@@ -171,11 +180,11 @@ struct Bench: ParsableCommand {
                         Scoring.l2Normalized(engine.imageEmbedding(check)),
                         Scoring.l2Normalized(reference.imageEmbedding(check))))
             }
-            int8Fields = [
-                ("int8_kernel", "\"\(engine.model.int8Kernel.rawValue)\""),
+            reducedFields = [
+                ("integer_kernel", "\"\(engine.model.integerKernel.rawValue)\""),
                 ("fp32_image_encoder_ms", format(referenceMs, 2)),
-                ("int8_speedup", format(speedup, 2)),
-                ("int8_min_cosine_to_fp32", format(Double(cosines.min()!), 6)),
+                ("speedup_over_fp32", format(speedup, 2)),
+                ("min_cosine_to_fp32", format(Double(cosines.min()!), 6)),
             ]
         }
 
@@ -195,7 +204,7 @@ struct Bench: ParsableCommand {
             ("sgemm_gflops", format(roofline, 1)), ("roofline_fraction", format(achieved / roofline, 3)),
             ("text_short_ms", format(shortMs, 2)), ("text_77_tokens_ms", format(longMs, 2)),
         ]
-        fields += [("precision", "\"\(precision.rawValue)\"")] + int8Fields
+        fields += [("precision", "\"\(precision.rawValue)\"")] + reducedFields
         fields += Bench.kernelFields(engine.model.floatKernel)
         fields +=
             try compareKernels
@@ -293,7 +302,7 @@ struct Bench: ParsableCommand {
     func timeToFirstLine(executable: URL, arguments: [String], environment: [String: String]) throws -> Double {
         let command = ([executable.path] + arguments).joined(separator: " ")
         let errors = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "clipcam-bench-startup-\(getpid()).err")
+            "clipcam-bench-\(getpid())/startup.err")
         defer { try? FileManager.default.removeItem(at: errors) }
         _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         let errorHandle = try FileHandle(forWritingTo: errors)

@@ -9,6 +9,13 @@ func check<Value: Comparable>(_ value: Value, in range: ClosedRange<Value>, opti
     }
 }
 
+/// Refuses an option given an empty value (`--model ""` would mean the current folder, `--jsonl ""` nothing).
+func checkNotEmpty(_ values: [(option: String, value: String?)]) throws {
+    for case let (option, value?) in values where value.isEmpty {
+        throw ValidationError("\(option) is empty; give a path")
+    }
+}
+
 /// `check` for floating-point values, which also refuses NaN (which no range contains).
 func check(_ value: Double, in range: ClosedRange<Double>, option: String, unit: String) throws {
     guard range.contains(value) else {
@@ -19,7 +26,12 @@ func check(_ value: Double, in range: ClosedRange<Double>, option: String, unit:
 }
 
 func check(_ value: Float, in range: ClosedRange<Float>, option: String, unit: String) throws {
-    try check(Double(value), in: Double(range.lowerBound)...Double(range.upperBound), option: option, unit: unit)
+    guard range.contains(value) else {
+        // The Float's own shortest spelling: -0.1, not -0.10000000149011612.
+        throw ValidationError(
+            "\(option) must be between \(shortDecimal(Double(range.lowerBound))) and "
+                + "\(shortDecimal(Double(range.upperBound))) (\(unit)), not \(value)")
+    }
 }
 
 /// 1000 rather than 1000.0; 0.1 as it is.

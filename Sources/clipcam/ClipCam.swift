@@ -22,7 +22,7 @@ struct ClipCam: ParsableCommand {
 
 /// Writes to standard error, file names shown as the user typed them (see `PathNames`).
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data((PathNames.restore(in: message) + "\n").utf8))
+    StandardError.write(PathNames.restore(in: message) + "\n")
 }
 
 /// A failure found while running a command (as opposed to a malformed command line): printed without usage.

@@ -9,7 +9,7 @@ struct EmbedImage: ParsableCommand {
         commandName: "embed-image",
         abstract: "Print the CLIP image embedding of each image file as JSON: {\"embeddings\": [[…], …]}.",
         discussion:
-            "Images are PNG, JPEG or BMP. Embeddings are the projected vectors (as Roboflow's API returns them); --normalize scales each to length 1."
+            "Images are PNG, JPEG, GIF (first frame), BMP, TIFF (first page), WebP (first frame), PPM/PGM/PBM, QOI or TGA, decoded as the reference (transformers with Pillow) decodes them: EXIF orientation applied, transparency composited onto white; truncated files and images over 178,956,970 pixels are refused. Embeddings are the projected vectors (as Roboflow's API returns them); --normalize scales each to length 1."
     )
 
     @OptionGroup var model: ModelOptions
@@ -46,16 +46,21 @@ struct EmbedText: ParsableCommand {
 
     func validate() throws {
         if texts.isEmpty { throw ValidationError("give at least one text") }
+        if texts.contains(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) {
+            throw ValidationError("a text to embed is empty")
+        }
     }
 
     func run() throws {
         let engine = try model.loadEngine()
         var rows: [String] = []
+        var truncated: [String] = []
         for text in texts {
             let (raw, tokens) = engine.textEmbedding(text)
-            warnIfTruncated(text, tokens.truncated)
+            if tokens.truncated { truncated.append(text) }
             rows.append(JSONText.array(normalize ? Scoring.l2Normalized(raw) : raw))
         }
+        warnIfTruncated(truncated)
         print("{\"embeddings\": [" + rows.joined(separator: ", ") + "]}")
     }
 }

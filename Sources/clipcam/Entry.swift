@@ -3,6 +3,7 @@
 // keeps the last value silently and prints the general help), and messages show file names as the user typed
 // them.
 import ArgumentParser
+import CLinux
 import Foundation
 import SafeFiles
 
@@ -14,21 +15,28 @@ protocol RepeatableOptions {
 extension ClipCam {
     static func main() {
         CommandLineBytes.record()
+        // A file size limit (ulimit -f) makes a write fail with EFBIG, reported like a full disk, instead of killing
+        // clipcam with half a line written.
+        signal(SIGXFSZ, SIG_IGN)
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             try ArgumentRules.check(arguments)
-        } catch let error as ArgumentRuleError {
+        } catch {
             let path = ArgumentRules.path(of: error.command)
             printError(
                 "Error: \(error.message)\nUsage: \(ClipCam.usageString(for: error.command))\n"
                     + "  See 'clipcam help\(path.isEmpty ? "" : " " + path)' for more information.")
             Foundation.exit(ExitCode.validationFailure.rawValue)
-        } catch {
-            fatalError("ArgumentRules.check throws ArgumentRuleError only")
         }
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
+            // print() goes through C's buffered stdout: a full disk or a closed descriptor (`> /dev/full`, `>&-`)
+            // shows only here, and must not end in status 0 with the output lost.
+            if clinux_flush_stdout() != 0 {
+                printError("error: writing to standard output failed: \(String(cString: strerror(errno)))")
+                Foundation.exit(ExitCode.failure.rawValue)
+            }
         } catch {
             let code = exitCode(for: error)
             let text = PathNames.restore(in: fullMessage(for: error))
@@ -51,12 +59,12 @@ struct ArgumentRuleError: Error {
 enum ArgumentRules {
     /// Refuses what ArgumentParser would accept silently: a single-value option or a flag given twice (it keeps
     /// the last), and `help` followed by something that is not a command (it prints the general help, status 0).
-    static func check(_ arguments: [String]) throws {
+    static func check(_ arguments: [String]) throws(ArgumentRuleError) {
         var command: any ParsableCommand.Type = ClipCam.self
         var rest = arguments[...]
         if rest.first == "help" {
             rest = rest.dropFirst()
-            for word in rest where !word.hasPrefix("-") {
+            for word in rest where !word.hasPrefix("-") && word != "help" {
                 guard let next = subcommand(of: command, named: word) else {
                     let list = names(of: command)
                     throw ArgumentRuleError(
@@ -78,7 +86,9 @@ enum ArgumentRules {
         for (index, word) in zip(rest.indices, rest) {
             if word == "--" { break }
             guard word.hasPrefix("--"), word.count > 2 else { continue }
-            let name = String(word.prefix { $0 != "=" })
+            // A flag and its inversion are one option: --reuse and --no-reuse.
+            var name = String(word.prefix { $0 != "=" })
+            if name.hasPrefix("--no-") { name = "--" + name.dropFirst("--no-".count) }
             if repeatable.contains(name) { continue }
             // The occurrence as typed, with its value when it has one ("--fps 15", "--fps=15").
             var shown = word

@@ -31,10 +31,34 @@ struct Model: ParsableCommand {
         @Option(help: "The revision (branch, tag or commit).") var revision = "main"
         @Flag(help: "Replace an existing model folder (one holding a model and nothing else).") var force = false
 
+        func validate() throws {
+            try checkNotEmpty([("--out", out)])
+            // A Hugging Face repository id: OWNER/NAME of letters, digits, '-', '_' and '.', never '..'.
+            let isName = { (part: Substring) in
+                !part.isEmpty && part != "." && part != ".."
+                    && part.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
+            }
+            let parts = repo.split(separator: "/", omittingEmptySubsequences: false)
+            guard (1...2).contains(parts.count), parts.allSatisfy(isName) else {
+                throw ValidationError(
+                    "--repo takes a Hugging Face repository id such as openai/clip-vit-base-patch32; got '\(repo)'")
+            }
+            let revisionParts = revision.split(separator: "/", omittingEmptySubsequences: false)
+            guard revisionParts.allSatisfy(isName) else {
+                throw ValidationError("--revision takes a branch, tag or commit such as main; got '\(revision)'")
+            }
+        }
+
         func run() throws {
             let destination = out.map(userPath) ?? SystemPath(ModelLocation.defaultDirectory.path)
             let fetcher = ModelFetcher(repository: repo, revision: revision)
-            try fetcher.fetch(to: destination, force: force) { printError($0) }
+            do {
+                try fetcher.fetch(to: destination, force: force) { printError($0) }
+            } catch let error as ModelInstallError {
+                guard case .interrupted = error else { throw error }
+                printError("\(error)")
+                throw ExitCode(130)
+            }
             print("CLIP model \(repo) is ready in \(destination)")
         }
     }
@@ -63,11 +87,26 @@ struct Model: ParsableCommand {
 
         @Option(help: "The model shape: \(RandomModel.Shape.allCases.map(\.rawValue).joined(separator: ", ")).")
         var shape: RandomModel.Shape = .vitB32
-        @Option(help: "The random seed; the same seed writes the same weights.") var seed: UInt64 = 0
+        @Option(
+            parsing: .unconditional,
+            help: "The random seed, 0–18446744073709551615; the same seed writes the same weights.",
+            transform: Random.parseSeed)
+        var seed: UInt64 = 0
+
+        static func parseSeed(_ text: String) throws -> UInt64 {
+            guard let seed = UInt64(text) else {
+                throw ValidationError("--seed takes a whole number from 0 to \(UInt64.max); got '\(text)'")
+            }
+            return seed
+        }
         @Option(help: ArgumentHelp("The folder to write.", valueName: "dir")) var out: String
         @Option(help: ArgumentHelp("The folder holding CLIP's vocab.json and merges.txt.", valueName: "dir"))
         var vocab: String?
         @Flag(help: "Replace an existing model folder (one holding a model and nothing else).") var force = false
+
+        func validate() throws {
+            try checkNotEmpty([("--out", out), ("--vocab", vocab)])
+        }
 
         func run() throws {
             let destination = userPath(out)
@@ -84,15 +123,21 @@ struct Model: ParsableCommand {
             }
             let installer = try ModelInstaller(destination: destination, force: force)
             var bar: ProgressBar?
-            try installer.install(log: printError) { work in
-                try RandomModel.writeFolder(
-                    shape: shape, seed: seed, into: work.folder, shownAs: work.shownAs, vocabulary: vocabulary
-                ) { done, total in
-                    try work.checkInterrupt()
-                    if bar == nil { bar = ProgressBar(label: "model.safetensors", total: Int64(total)) }
-                    bar?.update(Int64(done))
-                    if done == total { bar?.finish(Int64(done)) }
+            do {
+                try installer.install(log: printError) { work in
+                    try RandomModel.writeFolder(
+                        shape: shape, seed: seed, into: work.folder, shownAs: work.shownAs, vocabulary: vocabulary
+                    ) { done, total in
+                        try work.checkInterrupt()
+                        if bar == nil { bar = ProgressBar(label: "model.safetensors", total: Int64(total)) }
+                        bar?.update(Int64(done))
+                        if done == total { bar?.finish(Int64(done)) }
+                    }
                 }
+            } catch let error as ModelInstallError {
+                guard let signal = installer.interruptingSignal else { throw error }
+                printError("\(error)")
+                throw ExitCode(128 + signal)
             }
             print("wrote a RANDOM \(shape.rawValue) CLIP model (seed \(seed)) to \(destination)")
             printError("warning: \(ClipEngine.randomWarning)")
@@ -127,9 +172,5 @@ extension Precision: ExpressibleByArgument {}
 /// A path from the command line as bytes (those of the argument as typed, even when they are not UTF-8: start-up
 /// records them, see Entry.swift), with a leading `~` or `~/` standing for the home folder.
 func userPath(_ text: String) -> SystemPath {
-    let path = SystemPath(text)
-    guard path.bytes.first == UInt8(ascii: "~"), path.bytes.count == 1 || path.bytes[1] == UInt8(ascii: "/") else {
-        return path
-    }
-    return SystemPath(bytes: Array(NSHomeDirectory().utf8) + path.bytes.dropFirst())
+    SystemPath(text).expandingTilde()
 }

@@ -18,6 +18,7 @@ struct ModelOptions: ParsableArguments {
     var model: String?
 
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             "Threads each image or prompt encoding is shared among, "
                 + "\(ModelOptions.threadRange.lowerBound)–\(ModelOptions.threadRange.upperBound) "
@@ -26,15 +27,21 @@ struct ModelOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "The image encoder's arithmetic: fp32 (exact) or int8 (faster integer arithmetic, cosine to fp32 ≥ 0.999).",
-            discussion: "int8 quantises the weights per output channel and the activations per token to 16-bit "
-                + "integers (about 11 bits and a sign each, so that no sum can overflow) and multiplies them with "
-                + "integer dot products: AVX-512 VNNI where the CPU has it, else AVX2 (CLIPCAM_INT8_KERNEL=avx2 "
-                + "forces the latter). The patch embedding and the blocks run in int8; the projection and the "
-                + "prompts are always fp32."))
+            "The image encoder's arithmetic: fp32 (exact), int16 (16-bit integers, cosine to fp32 ≥ 0.99999) or "
+                + "int8 (8-bit integers, fastest; cosine to fp32 ≥ 0.999 on ViT-B models, less when attention is "
+                + "very sharp).",
+            discussion: "Both integer paths quantise the weights per output channel and the activations per token "
+                + "and multiply them with exact integer dot products. int16: 16-bit integers of about 11 bits and a "
+                + "sign each. int8: signed bytes for the weights, unsigned bytes with a zero point per token for "
+                + "the activations (ONNX Runtime's dynamic int8 scheme, finer grained), attention's two products "
+                + "included; its patch embedding runs in 16-bit integers. The projection and the prompts are "
+                + "always fp32. Kernels: AVX-512 VNNI where the CPU has it, else AVX2, with the "
+                + "same integer results (CLIPCAM_INT8_KERNEL=avx2 forces the latter; int8 then runs at about "
+                + "int16's speed). Until the 8-bit path came, int8 named what is now int16."))
     var precision: Precision = .fp32
 
     func validate() throws {
+        try checkNotEmpty([("--model", model)])
         if let threads { try check(threads, in: Self.threadRange, option: "--threads", unit: "threads") }
     }
 
@@ -55,6 +62,7 @@ struct ModelOptions: ParsableArguments {
         let engine = try ClipEngine(
             directory: try directory(), threads: threads ?? CLIPModel.defaultThreads, precision: precision)
         if engine.isRandom { printError("warning: \(ClipEngine.randomWarning)") }
+        if precision == .int8, let note = engine.model.integerKernel.int8Warning { printError("warning: \(note)") }
         return engine
     }
 }
@@ -84,15 +92,29 @@ struct RangeOption: ParsableArguments {
 }
 
 extension ClipEngine {
-    /// Embeds a prompt, warning when it was longer than the model's context.
-    func embedPromptWarning(_ text: String) -> PromptEmbedding {
-        let prompt = embedPrompt(text)
-        warnIfTruncated(text, prompt.truncated)
-        return prompt
+    /// Embeds prompts, warning once (naming the first and the count) about those longer than the model's context.
+    func embedPromptsWarning(_ texts: [String]) -> [PromptEmbedding] {
+        let prompts = texts.map(embedPrompt)
+        warnIfTruncated(zip(texts, prompts).filter { $0.1.truncated }.map(\.0))
+        return prompts
     }
 }
 
-/// Warns on standard error that a text was cut to CLIP's context.
-func warnIfTruncated(_ text: String, _ truncated: Bool) {
-    if truncated { printError(ClipEngine.truncationWarning(text)) }
+/// Warns on standard error, in one line, that `texts` were cut to CLIP's context.
+func warnIfTruncated(_ texts: [String]) {
+    if let first = texts.first { printError(ClipEngine.truncationWarning(first, count: texts.count)) }
+}
+
+/// `prompts` with repeats dropped, warning about them.
+func uniquePrompts(_ prompts: [String]) -> [String] {
+    let (kept, repeated) = PromptFile.unique(prompts)
+    if let first = repeated.first {
+        printError(
+            "warning: "
+                + (repeated.count == 1
+                    ? "the prompt \"\(first)\" is given more than once; it is scored once"
+                    : "\(repeated.count) prompts are given more than once (the first: \"\(first)\"); each is scored once")
+        )
+    }
+    return kept
 }

@@ -5,6 +5,7 @@ import Classifier
 import ClipCamKit
 import Display
 import Foundation
+import SafeFiles
 
 struct Run: ParsableCommand, RepeatableOptions {
     static let repeatableOptions: Set<String> = ["--prompt"]
@@ -33,12 +34,14 @@ struct Run: ParsableCommand, RepeatableOptions {
     @Option(help: ArgumentHelp("A prompt file or the name of a prompt set (e.g. desk).", valueName: "file|name"))
     var prompts: String?
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             "A camera (/dev/videoN, or N), a video file, an image file, a folder of images, or synthetic[:WxH@FPS] "
                 + "(default: the first camera `clipcam cameras` lists).",
             valueName: "source"))
     var source: String?
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             "Requested capture size, each side 16–8192 pixels and at most 7680x4320 in all.", valueName: "WxH"))
     var size: String?
@@ -47,7 +50,10 @@ struct Run: ParsableCommand, RepeatableOptions {
         help: ArgumentHelp(
             "Requested camera frame rate; the rate of images and synthetic sources (0.1–1000).", valueName: "fps"))
     var fps: Double?
-    @Flag(help: "Files and synthetic sources: as fast as the encoder takes frames, not at their own rate.")
+    @Flag(
+        help: ArgumentHelp(
+            "Files and synthetic sources: frames as fast as they can be read, not at their own rate; those the "
+                + "encoder has no time for are dropped and counted, as with a camera faster than the encoder."))
     var fast = false
     @Flag(help: "Images and video files: start again at the end.") var loop = false
     @Flag(help: "Camera: when it is unplugged, wait for it to return instead of ending.") var reconnect = false
@@ -92,7 +98,8 @@ struct Run: ParsableCommand, RepeatableOptions {
         help: ArgumentHelp(
             "When the run ends, save the window as last shown (banner included) as PNG.", valueName: "file"))
     var screenshot: String?
-    @Option(help: ArgumentHelp("Initial window size, each side 100–8192.", valueName: "WxH")) var windowSize = "960x540"
+    @Option(parsing: .unconditional, help: ArgumentHelp("Initial window size, each side 100–8192.", valueName: "WxH"))
+    var windowSize = "960x540"
 
     /// The bounds of the numeric options, named in their help and in the errors.
     static let smoothRange = 1...1000
@@ -102,6 +109,10 @@ struct Run: ParsableCommand, RepeatableOptions {
     static let maxPrompts = 10_000
 
     func validate() throws {
+        try checkNotEmpty([
+            ("--prompts", prompts), ("--source", source), ("--jsonl", jsonl), ("--csv", csv), ("--font", font),
+            ("--screenshot", screenshot),
+        ])
         switch (prompt.isEmpty, prompts) {
         case (true, nil): throw ValidationError("give --prompt TEXT (once or more) or --prompts FILE|NAME")
         case (false, .some): throw ValidationError("give either --prompt or --prompts, not both")
@@ -132,19 +143,51 @@ struct Run: ParsableCommand, RepeatableOptions {
         try check(reuseThreshold, in: 0...255, option: "--reuse-threshold", unit: "grey levels")
         if let frames { try check(frames, in: Run.framesRange, option: "--frames", unit: "frames") }
         if headless && screenshot != nil { throw ValidationError("--screenshot needs the window; drop --headless") }
+        if headless && font != nil { throw ValidationError("--font is the window's font; drop it with --headless") }
         if headless && jsonl == nil && csv == nil {
             throw ValidationError("--headless shows nothing; add --jsonl FILE|- or --csv FILE")
         }
         do {
+            if let screenshot { try OutputPaths.checkReplaceable(screenshot, option: "--screenshot") }
+            // Everything the run reads: the source (a folder's images one by one), the prompt file (a named set
+            // too), the font and the model's files.
+            let folderImages = source.flatMap { try? ImageSource.listImages(in: $0) } ?? []
             try OutputPaths.checkDistinct(
                 outputs: [("--jsonl", jsonl), ("--csv", csv), ("--screenshot", screenshot)],
-                inputs: [("--source", source), ("--prompts", prompts), ("--font", font)]
+                inputs: [("--source", source), ("--prompts", prompts.flatMap(PromptFile.path)), ("--font", font)]
                     + ModelLocation.requiredFiles.map { file in
                         ("--model", (try? model.directory())?.appendingPathComponent(file).path)
-                    })
+                    },
+                inputFiles: folderImages.map { ("--source", $0) })
         } catch let error as OutputPathError {
             throw ValidationError(error.description)
         }
+    }
+
+    /// The options given that this source does not use, each with why (told, not silently dropped). Decided from
+    /// the spec and the file's name alone (no ffprobe).
+    func ignoredOptions(source: String) -> [String] {
+        let path = SystemPath(source)
+        let kind = FileKind.of(path)
+        let name = String(decoding: path.lastComponent, as: UTF8.self).lowercased()
+        let isCamera = kind == .characterDevice || source.hasPrefix("/dev/video")
+        let isVideo = kind == .regular && FrameSources.videoExtensions.contains { name.hasSuffix("." + $0) }
+        var warnings: [String] = []
+        if isVideo {
+            if fps != nil { warnings.append("--fps does nothing for a video file, which plays at its own rate") }
+            if size != nil { warnings.append("--size does nothing for a video file, which keeps its own size") }
+        }
+        if source.hasPrefix("synthetic:") {
+            let spec = source.dropFirst("synthetic:".count)
+            if size != nil && !spec.hasPrefix("@") {
+                warnings.append("--size does nothing: '\(source)' names the size")
+            }
+            if fps != nil && spec.contains("@") { warnings.append("--fps does nothing: '\(source)' names the rate") }
+        }
+        if reconnect && !isCamera { warnings.append("--reconnect is for cameras; \(source) is not one") }
+        if loop && isCamera { warnings.append("--loop is for images and video files; a camera does not end") }
+        if fast && isCamera { warnings.append("--fast is for files and synthetic sources; a camera has its own rate") }
+        return warnings
     }
 
     static func parseSize(_ text: String, option: String) throws -> (width: Int, height: Int) {
@@ -163,7 +206,8 @@ struct Run: ParsableCommand, RepeatableOptions {
             printError("error: \(error)")
             throw ExitCode.failure
         }
-        let texts = try prompts.map { try PromptFile.load($0, limit: Run.maxPrompts) } ?? prompt
+        for warning in ignoredOptions(source: source) { printError("warning: \(warning)") }
+        let texts = uniquePrompts(try prompts.map { try PromptFile.load($0, limit: Run.maxPrompts) } ?? prompt)
         let engine = try model.loadEngine()
         let kernel = engine.model.floatKernel
         printError("clipcam: CPU \(CPUInfo.current.summary); fp32 kernel \(kernel.kernel.rawValue): \(kernel.reason)")

@@ -14,7 +14,7 @@ struct Score: ParsableCommand {
     )
 
     @OptionGroup var model: ModelOptions
-    @Option(help: "What to look for, e.g. \"a coffee cup\".") var prompt: String
+    @Option(parsing: .unconditional, help: "What to look for, e.g. \"a coffee cup\".") var prompt: String
     @OptionGroup var range: RangeOption
     @Flag(help: "Print JSON instead of a table.") var json = false
     @Argument(help: ArgumentHelp("Image files.", valueName: "file")) var files: [String]
@@ -28,7 +28,7 @@ struct Score: ParsableCommand {
 
     func run() throws {
         let engine = try model.loadEngine()
-        let text = engine.embedPromptWarning(prompt)
+        let text = engine.embedPromptsWarning([prompt])[0]
         var results: [(file: String, cosine: Float, percent: Float)] = []
         for file in files {
             let image = Scoring.l2Normalized(engine.imageEmbedding(try ImageFile.load(file)))
@@ -76,12 +76,13 @@ struct Label: ParsableCommand {
 
     func validate() throws {
         if files.isEmpty { throw ValidationError("give at least one image file") }
+        try checkNotEmpty([("--prompts", prompts)] + files.map { ("an image file", $0) })
     }
 
     func run() throws {
-        let texts = try PromptFile.load(prompts, limit: Run.maxPrompts)
+        let texts = uniquePrompts(try PromptFile.load(prompts, limit: Run.maxPrompts))
         let engine = try model.loadEngine()
-        let embedded = texts.map { engine.embedPromptWarning($0) }
+        let embedded = engine.embedPromptsWarning(texts)
         var lines: [String] = []
         for file in files {
             let image = Scoring.l2Normalized(engine.imageEmbedding(try ImageFile.load(file)))

@@ -251,3 +251,33 @@ func errorMessage(sourceLocation: SourceLocation = #_sourceLocation, _ body: () 
                     + "but config.json implies [4097, 48]"), "\(shape)")
     }
 }
+
+/// A weight that is NaN or infinite would make every embedding NaN (scores "nan", labels "-nan"): refused at load,
+/// naming the tensor.
+@Suite struct NonFiniteWeightTests {
+    @Test(arguments: [
+        ("vision_model.encoder.layers.1.mlp.fc2.weight", Float.nan),
+        ("text_model.embeddings.token_embedding.weight", Float.infinity),
+    ])
+    func aNonFiniteWeightIsRefused(tensor: String, value: Float) throws {
+        let folder = try TemporaryFolder()
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/models/tiny-quickgelu-f32")
+        for name in ["config.json", "model.safetensors", "vocab.json", "merges.txt"] {
+            try FileManager.default.copyItem(at: source.appendingPathComponent(name), to: folder.file(name))
+        }
+        let weights = folder.file("model.safetensors")
+        let file = try SafeTensorsFile(url: weights)
+        let info = try #require(file.tensors[tensor])
+        let headerLength = Int(
+            try Data(contentsOf: weights).prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        // The element 5 from the end of the tensor.
+        let offset = 8 + headerLength + info.dataOffsets.upperBound - 5 * 4
+        var bytes = try Data(contentsOf: weights)
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.replaceSubrange(offset..<offset + 4, with: $0) }
+        try bytes.write(to: weights)
+        let text = errorMessage { _ = try CLIPModel(directory: folder.url) } ?? ""
+        #expect(text.contains("tensor \"\(tensor)\" holds \(value) (element \(info.elementCount - 5))"), "\(text)")
+        #expect(text.contains("the file is damaged"), "\(text)")
+    }
+}

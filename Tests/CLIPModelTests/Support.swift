@@ -165,10 +165,10 @@ struct Reference {
 }
 
 /// Runs `linear`'s product of `rows` rows of `x` on `pool` into `y` (row stride: the layer's outputs), as the
-/// encoders do; an int8 layer reads the rows already quantised into `quantized`.
+/// encoders do; an int16 layer reads the rows already quantised into `quantized`, an int8 layer those in `bytes`.
 func runProduct(
     _ x: [Float], rows: Int, lda: Int, _ linear: BlockLinear, into y: inout [Float], accumulate: Bool = false,
-    activation: Activation? = nil, quantized: QuantizedRows? = nil, pool: WorkerPool
+    activation: Activation? = nil, quantized: QuantizedRows? = nil, bytes: ByteRows? = nil, pool: WorkerPool
 ) {
     y.withUnsafeMutableBufferPointer { buffer in
         let output = ProductOutput(
@@ -176,7 +176,7 @@ func runProduct(
         let task = ProductTask()
         task.set(
             x, rows: rows, lda: lda, linear, panels: 0..<linear.panels, output: output, quantized: quantized,
-            pool: pool)
+            bytes: bytes, pool: pool)
         pool.run(task)
     }
 }

@@ -107,7 +107,10 @@ import Testing
         let (folder, expected) = try folderOfImages()
         let source = try ImageSource(path: folder.path, options: CaptureOptions(fps: 20, fast: true))
         try source.start()
-        #expect(source.files.map { ($0 as NSString).lastPathComponent } == ["shot1.bmp", "shot2.bmp", "shot10.bmp"])
+        #expect(
+            source.files.map { String(decoding: $0.lastComponent, as: UTF8.self) } == [
+                "shot1.bmp", "shot2.bmp", "shot10.bmp",
+            ])
         #expect(source.format == SourceFormat(width: 6, height: 6, fps: 20))
         #expect(source.name.contains("(3 images)"))
         var frames: [Frame] = []

@@ -209,3 +209,40 @@ final class LocalServer {
         #expect(!run.stderr.contains("partial") && !run.stderr.contains("/proc/."), "\(run.stderr)")
     }
 }
+
+/// A download larger than the disk's free space is refused before its first byte; a repository id or revision
+/// that is not one is refused before anything is fetched.
+@Suite struct FetchLimitTests {
+    @Test func aFileLargerThanTheFreeSpaceIsRefused() throws {
+        let root = try temporaryFolder("hub-big")
+        let target = try temporaryFolder("fetch-big")
+        defer {
+            try? FileManager.default.removeItem(at: root)
+            try? FileManager.default.removeItem(at: target)
+        }
+        let folder = root.appendingPathComponent("test/big/resolve/main")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try Data("{}".utf8).write(to: folder.appendingPathComponent("config.json"))
+        let weights = folder.appendingPathComponent("model.safetensors")
+        FileManager.default.createFile(atPath: weights.path, contents: nil)
+        try #require(truncate(weights.path, 4_000_000_000_000) == 0, "a sparse 4 TB file")
+        let server = try LocalServer(root: root)
+        let run = try clipcam(
+            ["model", "fetch", "--repo", "test/big", "--out", target.appendingPathComponent("model").path],
+            environment: ["HF_ENDPOINT": server.endpoint])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("is 4000.00 GB, but the disk has only"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: target.appendingPathComponent("model").path))
+    }
+
+    @Test(arguments: [
+        (["--repo", "../../etc"], "--repo takes a Hugging Face repository id"),
+        (["--repo", ""], "--repo takes a Hugging Face repository id"),
+        (["--revision", "../x"], "--revision takes a branch, tag or commit"),
+    ])
+    func badRepositoryIdsAreRefused(arguments: [String], message: String) throws {
+        let run = try clipcam(["model", "fetch", "--out", "/tmp/clipcam-never-written"] + arguments)
+        #expect(run.status == 64)
+        #expect(run.stderr.contains(message), "\(run.stderr)")
+    }
+}

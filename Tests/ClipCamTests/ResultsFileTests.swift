@@ -79,7 +79,7 @@ import Testing
             "--frames", "2", "--csv", prompts.path,
         ])
         #expect(result.status == 64)
-        #expect(result.stderr.contains("is the file --prompts reads"), "\(result.stderr)")
+        #expect(result.stderr.contains("is a file --prompts reads"), "\(result.stderr)")
         #expect(try Data(contentsOf: prompts) == text)
         let config = Repo.model("tiny-quickgelu-f32").appendingPathComponent("config.json")
         let configBefore = try Data(contentsOf: config)
@@ -88,7 +88,7 @@ import Testing
             "--jsonl", config.path,
         ])
         #expect(overModel.status == 64)
-        #expect(overModel.stderr.contains("is the file --model reads"), "\(overModel.stderr)")
+        #expect(overModel.stderr.contains("is a file --model reads"), "\(overModel.stderr)")
         #expect(try Data(contentsOf: config) == configBefore)
     }
 
@@ -139,5 +139,27 @@ import Testing
         #expect(result.status == 1)
         #expect(result.stderr.contains("is a FIFO (named pipe) that no program is reading"), "\(result.stderr)")
         #expect(result.seconds < 30)
+    }
+}
+
+/// A results file that cannot grow (a full disk; here a file size limit, `prlimit --fsize`) ends with its last
+/// complete line, and the run says why.
+@Suite struct ResultsFileFullTests {
+    @Test func aFullFileKeepsWholeLines() throws {
+        let folder = try temporaryFolder("full")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let output = folder.appendingPathComponent("out.jsonl")
+        let result = try runProcess(
+            URL(fileURLWithPath: "/usr/bin/prlimit"),
+            [
+                "--fsize=1000", Repo.executable.path, "run", "--headless", "--model",
+                Repo.model("tiny-quickgelu-f32").path, "--prompt", "x", "--source", "synthetic:64x48@100",
+                "--no-reuse", "--frames", "300", "--jsonl", output.path,
+            ])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("writing results to \(output.path) failed: File too large"), "\(result.stderr)")
+        let text = try String(contentsOf: output, encoding: .utf8)
+        #expect(text.hasSuffix("\n"), "the last line was cut: \(text.suffix(80))")
+        #expect(!(try jsonLines(text)).isEmpty)
     }
 }

@@ -17,8 +17,8 @@ import Testing
         return file.path
     }
 
-    /// Both precisions give the expected label on every frame, so int8 agrees with fp32 throughout.
-    @Test(arguments: ["fp32", "int8"])
+    /// Every precision gives the expected label on every frame, so the integer paths agree with fp32 throughout.
+    @Test(arguments: ["fp32", "int16", "int8"])
     func labelsSwitchWhenTheSceneChanges(precision: String) throws {
         let folder = try temporaryFolder("switch-\(precision)")
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -19,6 +19,10 @@ int clinux_pipe_cloexec(int fds[2]);
 /// mkostemp(template, O_CLOEXEC).
 int clinux_mkstemp_cloexec(char *template_path);
 
+/// Flushes C's standard output and tells whether anything written to it was lost (a write failed: disk full,
+/// closed descriptor). Returns 0 when all went out, else -1 with errno set where known.
+int clinux_flush_stdout(void);
+
 #define CLINUX_RENAME_NOREPLACE 1u
 #define CLINUX_RENAME_EXCHANGE 2u
 

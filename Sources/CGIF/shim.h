@@ -1,0 +1,2 @@
+// giflib (Debian libgif-dev; it ships no pkg-config file).
+#include <gif_lib.h>
