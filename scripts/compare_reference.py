@@ -1,16 +1,21 @@
-"""Times clipcam's image encoder against ONNX Runtime and PyTorch on the same model, input size and threads.
+"""Times clipcam's image encoder against ONNX Runtime (fp32 and dynamic int8) and PyTorch, every engine in its own
+process, the engines taking turns round after round.
 
 Run through scripts/compare-reference, which documents the options. Steps: build clipcam (release); take --model
-DIR or write a random model of --shape; load its vision tower with transformers (CLIPVisionModelWithProjection,
-returning image_embeds) and export it to ONNX once in a temporary folder, checking that ONNX Runtime gives
-PyTorch's output; then, for each thread count, time ONNX Runtime and PyTorch on one 1x3xSxS input (median of --runs
-after 3 warm-ups) and run `clipcam bench --json` (fp32, then `--precision int8`) with the same threads and runs,
-the engines taking turns in rounds. clipcam's figure is its encoder-only time, `image_encoder_ms`.
+DIR or write a random model of --shape; export the model's vision tower (transformers'
+CLIPVisionModelWithProjection, image_embeds) to ONNX once in a temporary folder and check that ONNX Runtime gives
+PyTorch's output; quantise that graph with onnxruntime.quantization.quantize_dynamic (QInt8 weights, the scheme
+ONNX Runtime's documentation gives for CPUs) and measure its cosine to the fp32 graph's output; then, for each
+thread count and round, start each engine in a fresh process — this script again for ONNX Runtime and PyTorch,
+`clipcam bench --json` for clipcam at each precision — and take the median of its timed runs. clipcam's figure is
+its encoder-only time, `image_encoder_ms`. Each ratio is computed within a round (engines timed seconds apart
+share the machine's speed of that moment), and the median of the rounds' ratios is the figure to quote.
 """
 
 import argparse
 import importlib
 import json
+import logging
 import os
 import platform
 import shutil
@@ -26,6 +31,17 @@ WARMUP = 3
 REQUIRED = ["torch", "transformers", "onnxruntime", "onnx"]
 # clipcam bench's encoder-only time (no preprocessing), the figure compared with the other engines.
 FIELD = "image_encoder_ms"
+# Every engine, in the order of a round: (name, label).
+ENGINES = [
+    ("onnxruntime", "ONNX Runtime fp32"),
+    ("onnxruntime_int8", "ONNX Runtime int8"),
+    ("pytorch", "PyTorch fp32"),
+    ("clipcam_fp32", "clipcam fp32"),
+    ("clipcam_int16", "clipcam int16"),
+    ("clipcam_int8", "clipcam int8"),
+]
+REFERENCES = ["onnxruntime", "onnxruntime_int8", "pytorch"]
+LIMITS = {"runs": (1, 1000), "rounds": (1, 100), "threads": (1, 256)}
 
 
 def log(message):
@@ -40,25 +56,26 @@ def fail(message):
 def parse_arguments():
     parser = argparse.ArgumentParser(
         prog="scripts/compare-reference",
-        description="Time clipcam's image encoder against ONNX Runtime and PyTorch (lower ratios are better).",
+        description="Time clipcam's image encoder against ONNX Runtime and PyTorch, every engine in its own "
+        "process, taking turns (lower ratios are better for clipcam).",
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--model", metavar="DIR", help="a CLIP model folder (Hugging Face layout)")
     source.add_argument(
         "--shape",
         default="vit-b-32",
-        help="without --model: write a random model of this shape (vit-b-32, vit-b-16, tiny); default vit-b-32",
+        choices=["vit-b-32", "vit-b-16", "tiny"],
+        help="without --model: write a random model of this shape; default vit-b-32",
     )
     parser.add_argument("--threads", default="1 2", help='thread counts to compare, e.g. "1 2" (the default)')
+    parser.add_argument("--runs", type=int, default=10, help="timed runs of each engine in each round (default 10)")
     parser.add_argument(
-        "--runs", type=int, default=20, help="timed runs per engine, spread over the rounds (default 20)"
+        "--rounds", type=int, default=5, help="rounds in which the engines take turns (default 5)"
     )
     parser.add_argument(
-        "--rounds",
-        type=int,
-        default=5,
-        help="rounds in which the engines take turns; each engine's figure is the median of its round medians "
-        "(default 5)",
+        "--engines",
+        default=",".join(name for name, _ in ENGINES),
+        help="the engines to run, comma-separated, from " + ", ".join(name for name, _ in ENGINES) + " (default: all)",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
     args = parser.parse_args()
@@ -66,12 +83,19 @@ def parse_arguments():
         args.thread_counts = [int(t) for t in args.threads.replace(",", " ").split()]
     except ValueError:
         parser.error(f'--threads takes whole numbers separated by spaces, e.g. "1 2"; got {args.threads!r}')
-    if not args.thread_counts or min(args.thread_counts) < 1:
-        parser.error(f"--threads needs at least one count of 1 or more; got {args.threads!r}")
-    if args.runs < 1:
-        parser.error(f"--runs must be at least 1, not {args.runs}")
-    if args.rounds < 1:
-        parser.error(f"--rounds must be at least 1, not {args.rounds}")
+    low, high = LIMITS["threads"]
+    if not args.thread_counts or not all(low <= t <= high for t in args.thread_counts):
+        parser.error(f"--threads needs one or more counts between {low} and {high}; got {args.threads!r}")
+    for name in ["runs", "rounds"]:
+        low, high = LIMITS[name]
+        if not low <= getattr(args, name) <= high:
+            parser.error(f"--{name} must be between {low} and {high}, not {getattr(args, name)}")
+    known = [name for name, _ in ENGINES]
+    args.engine_list = [e.strip().replace("-", "_") for e in args.engines.split(",") if e.strip()]
+    unknown = [e for e in args.engine_list if e not in known]
+    if unknown or not args.engine_list:
+        parser.error(f"--engines takes names from {', '.join(known)}; got {args.engines!r}")
+    args.engine_list = [e for e in known if e in args.engine_list]
     return args
 
 
@@ -107,18 +131,21 @@ def machine(load):
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name") and cpu is None:
+                key = line.split(":", 1)[0].strip()
+                if key == "model name" and cpu is None:
                     cpu = line.split(":", 1)[1].strip()
-                elif line.split(":", 1)[0].strip() in ("vendor_id", "cpu family", "model"):
-                    identity.setdefault(line.split(":", 1)[0].strip(), line.split(":", 1)[1].strip())
-                elif line.startswith("flags"):
+                elif key in ("vendor_id", "cpu family", "model"):
+                    identity.setdefault(key, line.split(":", 1)[1].strip())
+                elif key == "flags":
                     flags = set(line.split(":", 1)[1].split())
                     break
     except OSError:
         pass
     cpu = cpu or platform.processor() or "unknown"
     # The vector extensions that decide which kernels the engines can use.
-    extensions = [f for f in ["avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16"] if f in flags]
+    extensions = [
+        f for f in ["avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16"] if f in flags
+    ]
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
         "cpu": cpu,
@@ -133,23 +160,31 @@ def machine(load):
     }
 
 
-def versions(torch, transformers, ort, onnx):
+def versions():
+    import onnx
+    import onnxruntime
+    import torch
+    import transformers
+
     openblas = None
     if shutil.which("pkg-config"):
         found = subprocess.run(["pkg-config", "--modversion", "openblas"], capture_output=True, text=True)
         openblas = found.stdout.strip() or None
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
-    )
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True)
     return {
         "clipcam": commit.stdout.strip() or None,
         "openblas": openblas,
         "python": platform.python_version(),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
-        "onnxruntime": ort.__version__,
+        "onnxruntime": onnxruntime.__version__,
         "onnx": onnx.__version__,
     }
+
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2] if values else None
 
 
 def median_ms(call, runs):
@@ -160,15 +195,65 @@ def median_ms(call, runs):
         start = time.perf_counter()
         call()
         times.append(time.perf_counter() - start)
-    times.sort()
-    return times[len(times) // 2] * 1000
+    return median(times) * 1000
 
 
-def clipcam_bench(model, threads, runs, precision=None):
+# --- the timed engines, each run in a process of its own -------------------------------------------------------
+
+
+def pixels_for(size):
+    import numpy as np
+
+    return np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)
+
+
+def time_onnxruntime(path, size, threads, runs):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    feed = {"pixel_values": pixels_for(size)}
+    return median_ms(lambda: session.run(None, feed), runs)
+
+
+def time_pytorch(model, size, threads, runs):
+    import torch
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    torch.set_num_threads(threads)
+    vision = transformers.CLIPVisionModelWithProjection.from_pretrained(model, dtype=torch.float32).eval()
+    pixels = torch.from_numpy(pixels_for(size))
+    with torch.inference_mode():
+        return median_ms(lambda: vision(pixel_values=pixels).image_embeds, runs)
+
+
+def child_main(argv):
+    """`compare_reference.py --engine NAME TARGET SIZE THREADS RUNS`: prints {"ms": median} as JSON."""
+    name, target, size, threads, runs = argv[0], argv[1], int(argv[2]), int(argv[3]), int(argv[4])
+    if name == "pytorch":
+        ms = time_pytorch(target, size, threads, runs)
+    else:
+        ms = time_onnxruntime(target, size, threads, runs)
+    print(json.dumps({"ms": ms}))
+
+
+def python_engine(name, target, size, threads, runs):
+    command = [sys.executable, os.path.abspath(__file__), "--engine", name, target, str(size), str(threads), str(runs)]
+    result = run(command, capture_output=True)
+    try:
+        return json.loads(result.stdout.strip().splitlines()[-1])["ms"], {}
+    except (json.JSONDecodeError, IndexError, KeyError):
+        fail(f"`{' '.join(command)}` printed no timing: {result.stdout.strip()[:200]!r}")
+
+
+def clipcam_engine(model, precision, threads, runs):
     command = [CLIPCAM, "bench", "--model", model, "--threads", str(threads), "--runs", str(runs), "--json"]
-    command += ["--pipeline-frames", "0", "--startup-runs", "0"]
-    if precision:
-        command += ["--precision", precision]
+    command += ["--pipeline-frames", "0", "--startup-runs", "0", "--precision", precision]
     result = run(command, capture_output=True)
     try:
         report = json.loads(result.stdout)
@@ -176,21 +261,83 @@ def clipcam_bench(model, threads, runs, precision=None):
         fail(f"`{' '.join(command)}` printed no JSON object: {result.stdout.strip()[:200]!r}")
     if not isinstance(report.get(FIELD), (int, float)):
         fail(f"`{' '.join(command)}` reported no {FIELD}: {result.stdout.strip()[:200]!r}")
-    return report
+    return float(report[FIELD]), report
 
 
-def main():
-    args = parse_arguments()
-    check_modules()
+# --- preparation: export, checks, quantisation ------------------------------------------------------------------
+
+
+def prepare(model, scratch, need_int8):
+    """Exports the vision tower to ONNX (and its dynamic int8 form); returns paths, image size and the checks."""
     import numpy as np
-    import onnx
     import onnxruntime as ort
     import torch
     import transformers
 
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
+    vision = transformers.CLIPVisionModelWithProjection.from_pretrained(model, dtype=torch.float32).eval()
+    size = vision.config.image_size
 
+    class ImageEmbeds(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, pixel_values):
+            return self.inner(pixel_values=pixel_values).image_embeds
+
+    wrapper = ImageEmbeds(vision).eval()
+    pixels = torch.from_numpy(pixels_for(size))
+    fp32_path = os.path.join(scratch, "vision.onnx")
+    log(f"exporting the vision tower to ONNX (opset 17, {fp32_path})")
+    with torch.inference_mode():
+        reference = wrapper(pixels).numpy()[0]
+    with warnings.catch_warnings():
+        # The legacy (TorchScript) exporter's deprecation and tracer notes; the output check below is what counts.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            wrapper,
+            (pixels,),
+            fp32_path,
+            input_names=["pixel_values"],
+            output_names=["image_embeds"],
+            opset_version=17,
+            dynamo=False,
+        )
+    feed = {"pixel_values": pixels.numpy()}
+    fp32_out = ort.InferenceSession(fp32_path, providers=["CPUExecutionProvider"]).run(None, feed)[0][0]
+    difference = float(np.abs(fp32_out - reference).max())
+    log(f"ONNX Runtime vs PyTorch on the same input: max abs difference {difference:.3g}")
+    if not difference <= 1e-3:
+        fail(
+            f"ONNX Runtime's output differs from PyTorch's by {difference:.3g} (more than 1e-3); "
+            "the ONNX export is wrong, so its timings would not be comparable"
+        )
+    checks = {"onnx_max_abs_difference": difference}
+    int8_path = None
+    if need_int8:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        int8_path = os.path.join(scratch, "vision-int8.onnx")
+        log("quantising it with onnxruntime.quantization.quantize_dynamic (QInt8 weights)")
+        # quantize_dynamic logs a suggestion to pre-process the graph (shape inference) through the root logger;
+        # the graph is timed as that function leaves it, which is what ONNX Runtime's users get.
+        logging.getLogger().setLevel(logging.ERROR)
+        quantize_dynamic(fp32_path, int8_path, weight_type=QuantType.QInt8)
+        int8_out = ort.InferenceSession(int8_path, providers=["CPUExecutionProvider"]).run(None, feed)[0][0]
+        cosine = float(np.dot(int8_out, fp32_out) / np.linalg.norm(int8_out) / np.linalg.norm(fp32_out))
+        checks["onnxruntime_int8_cosine_to_fp32"] = cosine
+        log(f"ONNX Runtime int8's cosine to its fp32 output: {cosine:.6f}")
+    return fp32_path, int8_path, size, checks
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--engine":
+        child_main(sys.argv[2:])
+        return
+    args = parse_arguments()
+    check_modules()
     load = os.getloadavg()[0]
     if load > 0.5:
         log(f"warning: the load average is {load:.2f}; other processes compete for the cores and slow every engine")
@@ -206,127 +353,42 @@ def main():
             model = os.path.join(scratch, f"random-{args.shape}")
             log(f"writing a random {args.shape} model to {model}")
             run([CLIPCAM, "model", "random", "--shape", args.shape, "--seed", "1", "--out", model])
-
-        vision = transformers.CLIPVisionModelWithProjection.from_pretrained(model, dtype=torch.float32).eval()
-        size = vision.config.image_size
-
-        class ImageEmbeds(torch.nn.Module):
-            def __init__(self, inner):
-                super().__init__()
-                self.inner = inner
-
-            def forward(self, pixel_values):
-                return self.inner(pixel_values=pixel_values).image_embeds
-
-        wrapper = ImageEmbeds(vision).eval()
-        generator = torch.Generator().manual_seed(0)
-        pixels = torch.randn(1, 3, size, size, generator=generator)
-        onnx_path = os.path.join(scratch, "vision.onnx")
-        log(f"exporting the vision tower to ONNX (opset 17, {onnx_path})")
-        start = time.perf_counter()
-        with torch.inference_mode():
-            reference = wrapper(pixels).numpy()
-        with warnings.catch_warnings():
-            # The legacy (TorchScript) exporter's deprecation and tracer notes; the output check below is what counts.
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                wrapper,
-                (pixels,),
-                onnx_path,
-                input_names=["pixel_values"],
-                output_names=["image_embeds"],
-                opset_version=17,
-                dynamo=False,
-            )
-        log(f"exported in {time.perf_counter() - start:.1f} s")
-        feed = {"pixel_values": pixels.numpy()}
-
-        def session(threads):
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            return ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
-
-        check = session(1)
-        difference = float(np.abs(check.run(None, feed)[0] - reference).max())
-        del check
-        log(f"ONNX Runtime vs PyTorch on the same input: max abs difference {difference:.3g}")
-        if not difference <= 1e-3:
-            fail(
-                f"ONNX Runtime's output differs from PyTorch's by {difference:.3g} (more than 1e-3); "
-                "the ONNX export is wrong, so its timings would not be comparable"
-            )
+        fp32_path, int8_path, size, checks = prepare(model, scratch, "onnxruntime_int8" in args.engine_list)
 
         results = []
-        per_round = max(1, -(-args.runs // args.rounds))
         for threads in args.thread_counts:
-            timed = session(threads)
-            torch.set_num_threads(threads)
-            samples = {"clipcam": [], "clipcam_int8": [], "onnxruntime": [], "pytorch": []}
-            checks = []
-            # The engines take turns, round after round, so that a slow spell of this machine (other virtual
-            # machines on the host, frequency changes) falls on all of them alike; each engine's figure is the
-            # median of its per-round medians.
+            samples = {name: [] for name in args.engine_list}
+            reports = {}
             for round_index in range(args.rounds):
                 log(f"{threads} thread(s), round {round_index + 1} of {args.rounds}")
-                fp32 = clipcam_bench(model, threads, per_round)
-                samples["clipcam"].append(fp32[FIELD])
-                quantized = clipcam_bench(model, threads, per_round, "int8")
-                samples["clipcam_int8"].append(quantized[FIELD])
-                checks.append(quantized)
-                samples["onnxruntime"].append(median_ms(lambda: timed.run(None, feed), per_round))
-                with torch.inference_mode():
-                    samples["pytorch"].append(median_ms(lambda: wrapper(pixels), per_round))
-            del timed
-
-            row = {"threads": threads}
-            # Each round's own ratios, before the rounds are sorted: engines timed seconds apart share the
-            # machine's speed of that moment, so the median of these is the steadiest comparison.
-            def round_ratio(numerator, denominator):
-                ratios = sorted(a / b for a, b in zip(samples[numerator], samples[denominator]))
-                return ratios[len(ratios) // 2] if ratios else None
-
-            row["per_round_ratios"] = {
-                "clipcam_over_onnxruntime": round_ratio("clipcam", "onnxruntime"),
-                "clipcam_int8_over_onnxruntime": round_ratio("clipcam_int8", "onnxruntime"),
-                "clipcam_over_pytorch": round_ratio("clipcam", "pytorch"),
-                "int8_speedup_over_fp32": round_ratio("clipcam", "clipcam_int8"),
-            }
-            for name, values in samples.items():
-                if values:
-                    row[f"{name}_rounds_in_order_ms"] = [round(v, 3) for v in values]
-                    values = sorted(values)
-                    row[f"{name}_ms"] = round(values[len(values) // 2], 3)
-                    row[f"{name}_rounds_ms"] = [round(v, 3) for v in values]
-            # The fp32 kernel clipcam chose for this CPU, and why (clipcam bench's own words).
-            row["fp32_kernel"] = fp32.get("fp32_kernel")
-            row["kernel_reason"] = fp32.get("kernel_reason")
-            if checks:
-                row["int8_min_cosine_to_fp32"] = min(float(c["min_cosine_to_fp32"]) for c in checks)
-                row["int8_kernel"] = checks[0]["integer_kernel"]
-                # clipcam bench's own figure: fp32 and int8 taking turns encoding by encoding in one process.
-                turns = sorted(float(c["speedup_over_fp32"]) for c in checks)
-                row["int8_speedup_taking_turns"] = turns[len(turns) // 2]
-            for name in ["clipcam", "clipcam_int8"]:
-                if f"{name}_ms" in row:
-                    row[f"{name}_over_onnxruntime"] = row[f"{name}_ms"] / row["onnxruntime_ms"]
-                    row[f"{name}_over_pytorch"] = row[f"{name}_ms"] / row["pytorch_ms"]
-            if "clipcam_int8_ms" in row:
-                row["int8_speedup_over_fp32"] = row["clipcam_ms"] / row["clipcam_int8_ms"]
-            results.append(row)
+                # Each round starts with the next engine, so that no engine always runs first after a pause.
+                order = args.engine_list[round_index % len(args.engine_list) :]
+                order += args.engine_list[: round_index % len(args.engine_list)]
+                for name in order:
+                    if name == "onnxruntime":
+                        ms, _ = python_engine(name, fp32_path, size, threads, args.runs)
+                    elif name == "onnxruntime_int8":
+                        ms, _ = python_engine(name, int8_path, size, threads, args.runs)
+                    elif name == "pytorch":
+                        ms, _ = python_engine(name, model, size, threads, args.runs)
+                    else:
+                        ms, report = clipcam_engine(model, name.split("_")[1], threads, args.runs)
+                        reports.setdefault(name, []).append(report)
+                    samples[name].append(ms)
+            results.append(summarise(threads, samples, reports))
 
     report = {
         "model": os.path.basename(model.rstrip("/")),
         "random": args.model is None,
         "image_size": size,
-        "runs": args.runs,
+        "runs_per_round": args.runs,
+        "warmups_per_round": WARMUP,
         "rounds": args.rounds,
+        "engines": args.engine_list,
         "clipcam_field": FIELD,
-        "onnx_max_abs_difference": difference,
+        **checks,
         "machine": machine(load),
-        "versions": versions(torch, transformers, ort, onnx),
+        "versions": versions(),
         "results": results,
     }
     if args.json:
@@ -335,9 +397,41 @@ def main():
         print_tables(report)
 
 
+def summarise(threads, samples, reports):
+    row = {"threads": threads, "ms": {}, "rounds_ms": {}, "ratios": {}}
+    for name, values in samples.items():
+        row["rounds_ms"][name] = [round(v, 3) for v in values]
+        row["ms"][name] = round(median(values), 3)
+    # Every clipcam precision against every reference: each round's own ratio, and their median.
+    for name in samples:
+        if not name.startswith("clipcam"):
+            continue
+        for reference in REFERENCES:
+            if reference in samples:
+                per_round = [a / b for a, b in zip(samples[name], samples[reference])]
+                row["ratios"][f"{name}_over_{reference}"] = {
+                    "median": round(median(per_round), 4),
+                    "rounds": [round(r, 4) for r in per_round],
+                }
+    fp32 = reports.get("clipcam_fp32") or next(iter(reports.values()), None)
+    if fp32:
+        first = fp32[0]
+        row["clipcam_fp32_kernel"] = first.get("fp32_kernel")
+        row["clipcam_fp32_kernel_reason"] = first.get("kernel_reason")
+    for name in ["clipcam_int16", "clipcam_int8"]:
+        if name in reports:
+            found = reports[name]
+            row[f"{name}_kernel"] = found[0].get("integer_kernel")
+            row[f"{name}_min_cosine_to_fp32"] = min(float(r["min_cosine_to_fp32"]) for r in found)
+            # clipcam bench's own figure: this precision and fp32 taking turns encoding by encoding in one process.
+            row[f"{name}_speedup_over_fp32"] = median([float(r["speedup_over_fp32"]) for r in found])
+    return row
+
+
 def print_tables(report):
     m = report["machine"]
     v = report["versions"]
+    labels = dict(ENGINES)
     print(
         f"machine: {m['cpu']} ({m['cpu_vendor']} family {m['cpu_family']} model {m['cpu_model']}), "
         f"{m['cores']} cores ({m['usable_cores']} usable; "
@@ -350,43 +444,37 @@ def print_tables(report):
     )
     kind = "random" if report["random"] else "given"
     print(
-        f"model: {report['model']} ({kind}), input 1x3x{report['image_size']}x{report['image_size']}, "
-        f"{report['rounds']} rounds taking turns, each a median of "
-        f"{max(1, -(-report['runs'] // report['rounds']))} runs after {WARMUP} warm-ups, the median round "
-        f"reported; ONNX vs PyTorch max abs difference "
+        f"model: {report['model']} ({kind}), input 1x3x{report['image_size']}x{report['image_size']}; "
+        f"{report['rounds']} rounds, the engines taking turns, each in its own process for "
+        f"{report['runs_per_round']} timed runs after {WARMUP} warm-ups; ONNX vs PyTorch max abs difference "
         f"{report['onnx_max_abs_difference']:.3g}"
     )
+    if "onnxruntime_int8_cosine_to_fp32" in report:
+        print(f"ONNX Runtime int8 (quantize_dynamic, QInt8): cosine to its fp32 output "
+              f"{report['onnxruntime_int8_cosine_to_fp32']:.6f}")
     print(f"clipcam time: {report['clipcam_field']} (encoder only)")
     for row in report["results"]:
         print()
-        print(f"threads {row['threads']}  (image encoder, ms per image; ratios: lower is better for clipcam)")
-        print(f"  {'engine':<16} {'ms':>9} {'clipcam/ORT':>12} {'clipcam/PyTorch':>16}")
-        for name, label in [("clipcam", "clipcam fp32"), ("clipcam_int8", "clipcam int8")]:
-            if f"{name}_ms" in row:
+        print(f"threads {row['threads']}  (image encoder, median ms of the rounds; rounds in order)")
+        for name, ms in row["ms"].items():
+            rounds = " ".join(f"{x:.2f}" for x in row["rounds_ms"][name])
+            print(f"  {labels[name]:<18} {ms:>8.2f}   {rounds}")
+        if row.get("clipcam_fp32_kernel"):
+            print(f"  clipcam fp32 kernel: {row['clipcam_fp32_kernel']} ({row['clipcam_fp32_kernel_reason']})")
+        for name in ["clipcam_int16", "clipcam_int8"]:
+            if f"{name}_kernel" in row:
                 print(
-                    f"  {label:<16} {row[f'{name}_ms']:>9.1f} {row[f'{name}_over_onnxruntime']:>12.2f} "
-                    f"{row[f'{name}_over_pytorch']:>16.2f}"
+                    f"  {labels[name]}: {row[f'{name}_kernel']} kernel, min cosine to fp32 "
+                    f"{row[f'{name}_min_cosine_to_fp32']:.6f}, {row[f'{name}_speedup_over_fp32']:.2f}x fp32 "
+                    "taking turns in one process"
                 )
-        print(f"  {'ONNX Runtime':<16} {row['onnxruntime_ms']:>9.1f}")
-        if row.get("fp32_kernel"):
-            print(f"  clipcam fp32 kernel: {row['fp32_kernel']} ({row['kernel_reason']})")
-        print(f"  {'PyTorch':<16} {row['pytorch_ms']:>9.1f}")
-        if "int8_speedup_over_fp32" in row:
-            print(
-                f"  int8 ({row['int8_kernel']} kernel): {row['int8_speedup_over_fp32']:.2f}x the fp32 path "
-                f"({row['int8_speedup_taking_turns']:.2f}x with the two taking turns encoding by encoding), "
-                f"min cosine to fp32 {row['int8_min_cosine_to_fp32']:.6f}"
-            )
-        r = row["per_round_ratios"]
-        if r["clipcam_over_onnxruntime"] is not None:
-            print(
-                f"  median of the rounds' own ratios: fp32/ORT {r['clipcam_over_onnxruntime']:.2f}, "
-                f"int8/ORT {r['clipcam_int8_over_onnxruntime']:.2f}, fp32/PyTorch {r['clipcam_over_pytorch']:.2f}, "
-                f"int8 speed-up {r['int8_speedup_over_fp32']:.2f}x"
-            )
-        for name in ["clipcam", "clipcam_int8", "onnxruntime", "pytorch"]:
-            if f"{name}_rounds_in_order_ms" in row:
-                print(f"  rounds in order, {name}: " + " ".join(f"{v:.1f}" for v in row[f"{name}_rounds_in_order_ms"]))
+        if row["ratios"]:
+            print("  ratios (lower is better for clipcam): median of the rounds' own ratios; each round's")
+            for key, ratio in row["ratios"].items():
+                numerator, reference = key.split("_over_")
+                rounds = " ".join(f"{x:.3f}" for x in ratio["rounds"])
+                label = f"{labels[numerator]} / {labels[reference]}"
+                print(f"    {label:<40} {ratio['median']:>6.3f}   {rounds}")
 
 
 if __name__ == "__main__":

@@ -69,6 +69,26 @@ public enum QuantizedKernel: String, Sendable, CaseIterable {
         return kernel
     }
 
+    /// Why `selected(environment:)` gives `kernel`, in words for `bench --json` and the logs: forced by the
+    /// environment, or the CPU's flags (the integer kernels need no measurement: on a CPU with AVX-512 VNNI, even one
+    /// that runs 512-bit instructions on 256-bit halves, one vpdpbusd or vpdpwssd does the work of AVX2's
+    /// vpmaddwd-and-vpaddd pair over twice the lanes).
+    public static func reason(
+        for kernel: QuantizedKernel, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> String {
+        if let name = environment["CLIPCAM_INT8_KERNEL"], !name.isEmpty {
+            return "forced by CLIPCAM_INT8_KERNEL=\(name)"
+        }
+        switch kernel {
+        case .avx512vnni: return "the CPU lists avx512_vnni"
+        case .avx2:
+            let missing = Self.avx512vnni.requiredFlags.filter { !cpuFlags.contains($0) }
+            return
+                "the CPU lacks \(missing.isEmpty ? "nothing the VNNI kernel needs" : missing.joined(separator: ", "))"
+        case .portable: return "not an x86-64 CPU with AVX2"
+        }
+    }
+
     /// This CPU's flags (empty where `/proc/cpuinfo` lists none).
     static let cpuFlags: Set<String> = CPUFlags.current ?? []
 }

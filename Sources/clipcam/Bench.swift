@@ -77,7 +77,8 @@ struct Bench: ParsableCommand {
                 + "the two precisions taking turns encoding by encoding (fp32_image_encoder_ms; speedup_over_fp32, "
                 + "the median of the turns' ratios), and the two precisions' embeddings of \(Bench.checkFrames) "
                 + "varied frames are compared (min_cosine_to_fp32). integer_kernel names the integer "
-                + "instructions used: avx512-vnni where the CPU has AVX-512 VNNI, else avx2; the environment "
+                + "instructions used: avx512-vnni where the CPU has AVX-512 VNNI, else avx2 (integer_kernel_reason "
+                + "says why); the environment "
                 + "variable CLIPCAM_INT8_KERNEL=avx2 times the AVX2 kernel on a VNNI CPU."))
     var precision: Precision = .fp32
     @Flag(
@@ -155,7 +156,8 @@ struct Bench: ParsableCommand {
         let longMs = median(runs: runs) { _ = engine.textEmbedding(longText) }
 
         var reducedFields: [(String, String)] = [
-            ("integer_kernel", "null"), ("fp32_image_encoder_ms", "null"), ("speedup_over_fp32", "null"),
+            ("integer_kernel", "null"), ("integer_kernel_reason", "null"), ("fp32_image_encoder_ms", "null"),
+            ("speedup_over_fp32", "null"),
             ("min_cosine_to_fp32", "null"),
         ]
         if precision != .fp32 {
@@ -182,6 +184,7 @@ struct Bench: ParsableCommand {
             }
             reducedFields = [
                 ("integer_kernel", "\"\(engine.model.integerKernel.rawValue)\""),
+                ("integer_kernel_reason", "\"\(QuantizedKernel.reason(for: engine.model.integerKernel))\""),
                 ("fp32_image_encoder_ms", format(referenceMs, 2)),
                 ("speedup_over_fp32", format(speedup, 2)),
                 ("min_cosine_to_fp32", format(Double(cosines.min()!), 6)),

@@ -248,6 +248,15 @@ func benchComparesAnIntegerPathWithFP32(precision: String) throws {
         func number(_ key: String) throws -> Double { try #require((object[key] as? NSNumber)?.doubleValue, "\(key)") }
         #expect(object["precision"] as? String == precision)
         #expect(object["integer_kernel"] as? String == expected, "CLIPCAM_INT8_KERNEL=\(setting): \(object)")
+        // Why: the variable's value when forced, else the CPU's flags.
+        let reason = try #require(object["integer_kernel_reason"] as? String, "\(object)")
+        if !setting.isEmpty {
+            #expect(reason == "forced by CLIPCAM_INT8_KERNEL=\(setting)")
+        } else if QuantizedKernel.avx512vnni.isAvailable {
+            #expect(reason == "the CPU lists avx512_vnni")
+        } else {
+            #expect(reason.hasPrefix("the CPU lacks avx512"), "\(reason)")
+        }
         #expect(try number("fp32_image_encoder_ms") > 0 && number("speedup_over_fp32") > 0)
         // The fixture model's sharp attention: int8 measured 0.9983 on bench's varied frames.
         #expect(try number("min_cosine_to_fp32") >= (precision == "int16" ? 0.999_99 : 0.997))
