@@ -19,6 +19,7 @@ import logging
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -150,8 +151,8 @@ def machine(load):
     return {
         "cpu": cpu,
         "cpu_vendor": identity.get("vendor_id"),
-        "cpu_family": identity.get("cpu family"),
-        "cpu_model": identity.get("model"),
+        "cpu_family": int(identity["cpu family"]) if identity.get("cpu family", "").isdigit() else None,
+        "cpu_model": int(identity["model"]) if identity.get("model", "").isdigit() else None,
         "cores": os.cpu_count(),
         "usable_cores": usable,
         "vector_extensions": extensions,
@@ -183,8 +184,8 @@ def versions():
 
 
 def median(values):
-    values = sorted(values)
-    return values[len(values) // 2] if values else None
+    """The median; of an even count, the mean of the two middle values."""
+    return statistics.median(values) if values else None
 
 
 def median_ms(call, runs):
@@ -341,15 +342,15 @@ def main():
     load = os.getloadavg()[0]
     if load > 0.5:
         log(f"warning: the load average is {load:.2f}; other processes compete for the cores and slow every engine")
+    if args.model:
+        model = os.path.abspath(os.path.expanduser(args.model))
+        if not os.path.isfile(os.path.join(model, "config.json")):
+            fail(f"{model} has no config.json; give a CLIP model folder (Hugging Face layout) to --model")
     log("building clipcam (swift build -c release --product clipcam)")
     run(["swift", "build", "-c", "release", "--product", "clipcam"])
 
     with tempfile.TemporaryDirectory(prefix="clipcam-compare-") as scratch:
-        if args.model:
-            model = os.path.abspath(os.path.expanduser(args.model))
-            if not os.path.isfile(os.path.join(model, "config.json")):
-                fail(f"{model} has no config.json; give a CLIP model folder (Hugging Face layout) to --model")
-        else:
+        if not args.model:
             model = os.path.join(scratch, f"random-{args.shape}")
             log(f"writing a random {args.shape} model to {model}")
             run([CLIPCAM, "model", "random", "--shape", args.shape, "--seed", "1", "--out", model])
@@ -422,6 +423,7 @@ def summarise(threads, samples, reports):
         if name in reports:
             found = reports[name]
             row[f"{name}_kernel"] = found[0].get("integer_kernel")
+            row[f"{name}_kernel_reason"] = found[0].get("integer_kernel_reason")
             row[f"{name}_min_cosine_to_fp32"] = min(float(r["min_cosine_to_fp32"]) for r in found)
             # clipcam bench's own figure: this precision and fp32 taking turns encoding by encoding in one process.
             row[f"{name}_speedup_over_fp32"] = median([float(r["speedup_over_fp32"]) for r in found])
@@ -464,7 +466,8 @@ def print_tables(report):
         for name in ["clipcam_int16", "clipcam_int8"]:
             if f"{name}_kernel" in row:
                 print(
-                    f"  {labels[name]}: {row[f'{name}_kernel']} kernel, min cosine to fp32 "
+                    f"  {labels[name]}: {row[f'{name}_kernel']} kernel ({row[f'{name}_kernel_reason']}), "
+                    f"min cosine to fp32 "
                     f"{row[f'{name}_min_cosine_to_fp32']:.6f}, {row[f'{name}_speedup_over_fp32']:.2f}x fp32 "
                     "taking turns in one process"
                 )
@@ -478,4 +481,9 @@ def print_tables(report):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        # The temporary folder is already gone (its context manager ran); a child engine got the signal too.
+        log("interrupted")
+        sys.exit(130)

@@ -40,7 +40,8 @@ public final class CLIPModel {
         directory: URL, configuration: CLIPConfiguration? = nil, threads: Int = CLIPModel.defaultThreads,
         precision: Precision = .fp32, integerKernel: QuantizedKernel? = nil, floatKernel: FloatKernelChoice? = nil
     ) throws {
-        let integerKernel = try integerKernel ?? (precision == .fp32 ? .preferred : QuantizedKernel.selected())
+        // Checked at every precision, as CLIPCAM_KERNEL is: a misspelt setting is an error, not a silent no-op.
+        let integerKernel = try integerKernel ?? QuantizedKernel.selected()
         if let reason = integerKernel.unavailableReason {
             throw QuantizedKernelError(message: "the \(integerKernel.rawValue) integer kernel cannot run: \(reason)")
         }

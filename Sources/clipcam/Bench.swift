@@ -18,7 +18,9 @@ struct Bench: ParsableCommand {
             a warm-up, and reports medians. achieved_gflops is the model's nominal image FLOPs (image_gflop, a \
             whole transformers forward pass) over image_encoder_ms; clipcam skips the part of the last block \
             that does not reach the pooled token, so this is an effective rate. The same run measures this \
-            machine's sgemm rate (OpenBLAS, 768³), so the achieved rate can be read as a fraction of it. With \
+            machine's sgemm rate (OpenBLAS, 768³), so the achieved rate can be read as a fraction of it \
+            (roofline_fraction; above 1 where clipcam's own kernels outrun OpenBLAS, as its 16-lane and \
+            integer kernels do: a comparison, not a ceiling). With \
             --shape, a random model of that shape is written to a temporary folder first (scores are \
             meaningless, timings are real).
 
@@ -86,7 +88,8 @@ struct Bench: ParsableCommand {
             "Also time every fp32 kernel this CPU runs, taking turns.",
             discussion: "One fp32 model per kernel is loaded and the image encoder (at --threads) runs on each in "
                 + "turn, encoding by encoding, --runs times: fp32_kernels_ms (each kernel's median) and "
-                + "fp32_kernels_over_chosen (the median of the turns' ratios to the kernel chosen for this CPU). "
+                + "fp32_kernels_over_chosen (the median of the turns' ratios to the kernel in use, fp32_kernel: the "
+                + "one chosen for this CPU, or forced). "
                 + "CLIPCAM_KERNEL=<name> forces the kernel of every other figure."))
     var compareKernels = false
     @Flag(help: "Print JSON.") var json = false
@@ -211,7 +214,7 @@ struct Bench: ParsableCommand {
         fields += Bench.kernelFields(engine.model.floatKernel)
         fields +=
             try compareKernels
-            ? kernelTurns(directory: directory)
+            ? kernelTurns(directory: directory, inUse: engine.model.floatKernel.kernel)
             : [
                 ("fp32_kernels_ms", "null"), ("fp32_kernels_over_chosen", "null"),
             ]
@@ -378,8 +381,9 @@ struct Bench: ParsableCommand {
     }
 
     /// Every fp32 kernel this CPU runs, timed on the image encoder taking turns encoding by encoding: each kernel's
-    /// median ms, and the median of the turns' ratios to the automatically chosen kernel.
-    func kernelTurns(directory: URL) throws -> [(String, String)] {
+    /// median ms, and the median of the turns' ratios to `inUse`, the kernel of every other figure (chosen for this
+    /// CPU, or forced by CLIPCAM_KERNEL).
+    func kernelTurns(directory: URL, inUse: FloatKernel) throws -> [(String, String)] {
         let kernels = FloatKernel.available()
         let models = try kernels.map {
             try CLIPModel(directory: directory, threads: threads, floatKernel: .forced($0))
@@ -399,7 +403,7 @@ struct Bench: ParsableCommand {
                 }
             }
         }
-        let chosen = kernels.firstIndex(of: FloatKernel.automatic.kernel) ?? 0
+        let chosen = kernels.firstIndex(of: inUse) ?? 0
         let medians = kernels.indices.map { "\"\(kernels[$0].rawValue)\": \(format(Bench.median(times[$0]), 2))" }
         let ratios = kernels.indices.map { index in
             let ratio = Bench.median(zip(times[index], times[chosen]).map { $0 / $1 })
@@ -436,7 +440,12 @@ struct Bench: ParsableCommand {
     }
 
     /// The middle value (the upper one of the two middle values of an even count). `values` must not be empty.
-    static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+    /// The median; of an even count, the mean of the two middle values.
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    }
 
     /// Median milliseconds of `runs` calls after one warm-up call.
     func median(runs: Int, _ body: () -> Void) -> Double {

@@ -52,7 +52,7 @@ struct EmbedText: ParsableCommand {
     }
 
     func run() throws {
-        let engine = try model.loadEngine()
+        let engine = try model.loadEngine(textOnly: true)
         var rows: [String] = []
         var truncated: [String] = []
         for text in texts {

@@ -57,8 +57,15 @@ struct ModelOptions: ParsableArguments {
         model.map { userPath($0).description } ?? ModelLocation.defaultDirectory.path
     }
 
-    /// Loads the engine, warning on standard error when the weights are random.
-    func loadEngine() throws -> ClipEngine {
+    /// Loads the engine, warning on standard error when the weights are random. `textOnly`: the command encodes
+    /// text alone, which is always fp32, so a --precision for the image encoder is ignored with a warning.
+    func loadEngine(textOnly: Bool = false) throws -> ClipEngine {
+        var precision = precision
+        if textOnly && precision != .fp32 {
+            printError(
+                "warning: --precision \(precision.rawValue) does nothing for text: the text encoder is always fp32")
+            precision = .fp32
+        }
         let engine = try ClipEngine(
             directory: try directory(), threads: threads ?? CLIPModel.defaultThreads, precision: precision)
         if engine.isRandom { printError("warning: \(ClipEngine.randomWarning)") }

@@ -210,7 +210,13 @@ struct Run: ParsableCommand, RepeatableOptions {
         let texts = uniquePrompts(try prompts.map { try PromptFile.load($0, limit: Run.maxPrompts) } ?? prompt)
         let engine = try model.loadEngine()
         let kernel = engine.model.floatKernel
-        printError("clipcam: CPU \(CPUInfo.current.summary); fp32 kernel \(kernel.kernel.rawValue): \(kernel.reason)")
+        var kernels = "fp32 kernel \(kernel.kernel.rawValue): \(kernel.reason)"
+        if model.precision != .fp32 {
+            let integer = engine.model.integerKernel
+            kernels +=
+                "; \(model.precision.rawValue) kernel \(integer.rawValue): \(QuantizedKernel.reason(for: integer))"
+        }
+        printError("clipcam: CPU \(CPUInfo.current.summary); \(kernels)")
         var capture = CaptureOptions(fast: fast, loop: loop, reconnect: reconnect)
         if let size {
             (capture.width, capture.height) = try Run.parseSize(size, option: "--size")

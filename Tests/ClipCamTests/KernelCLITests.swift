@@ -47,7 +47,15 @@ import Testing
         let ratios = try #require(object["fp32_kernels_over_chosen"] as? [String: Double], "\(object)")
         #expect(Set(times.keys) == Set(runnable) && Set(ratios.keys) == Set(runnable))
         #expect(times.values.allSatisfy { $0 > 0 } && ratios.values.allSatisfy { $0 > 0 })
-        #expect(ratios.values.contains(1), "the chosen kernel's own ratio is 1: \(ratios)")
+        #expect(ratios[object["fp32_kernel"] as? String ?? ""] == 1, "the kernel in use has ratio 1: \(object)")
+        // Forced, the ratios are to the forced kernel: the figures all describe the kernel in use.
+        for kernel in runnable {
+            let forced = try clipcam(
+                Self.benchArguments + ["--compare-kernels"], environment: ["CLIPCAM_KERNEL": kernel])
+            let report = try #require(
+                try JSONSerialization.jsonObject(with: Data(forced.stdout.utf8)) as? [String: Any], "\(forced.stderr)")
+            #expect((report["fp32_kernels_over_chosen"] as? [String: Double])?[kernel] == 1, "\(report)")
+        }
         let plain = try clipcam(Self.benchArguments)
         let fields = try #require(
             try JSONSerialization.jsonObject(with: Data(plain.stdout.utf8)) as? [String: Any], "\(plain.stdout)")
@@ -69,6 +77,46 @@ import Testing
             #expect(
                 run.stderr.contains("CLIPCAM_KERNEL=\(kernel.rawValue) cannot run here: \(reason)"), "\(run.stderr)")
         }
+    }
+
+    /// CLIPCAM_INT8_KERNEL is checked whatever the precision, as CLIPCAM_KERNEL is: a misspelt value is never
+    /// silently ignored.
+    @Test(arguments: ["fp32", "int16", "int8"])
+    func aBadIntegerKernelIsAnErrorAtEveryPrecision(precision: String) throws {
+        let run = try clipcam(
+            ["embed-image", "--model", Repo.model("tiny-quickgelu-f32").path, "--precision", precision]
+                + [Repo.images.appendingPathComponent("checker-224x224.png").path],
+            environment: ["CLIPCAM_INT8_KERNEL": "bogus"])
+        #expect(run.status == 1)
+        #expect(run.stdout.isEmpty)
+        #expect(run.stderr.contains("CLIPCAM_INT8_KERNEL=bogus names no int8 kernel"), "\(run.stderr)")
+    }
+
+    /// With an integer precision, run's log line also names the integer kernel and why.
+    @Test(arguments: ["int16", "int8"])
+    func runLogsTheIntegerKernel(precision: String) throws {
+        let run = try clipcam(
+            [
+                "run", "--model", Repo.model("tiny-quickgelu-f32").path, "--prompt", "a cat", "--source", "synthetic",
+                "--headless", "--frames", "1", "--jsonl", "/dev/null", "--threads", "1", "--precision", precision,
+            ], environment: ["CLIPCAM_INT8_KERNEL": "avx2"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let line = run.stderr.split(separator: "\n").first { $0.contains("fp32 kernel") } ?? ""
+        #expect(line.hasSuffix("; \(precision) kernel avx2: forced by CLIPCAM_INT8_KERNEL=avx2"), "\(run.stderr)")
+    }
+
+    /// embed-text encodes text alone, always in fp32: an integer --precision is ignored with a warning and the
+    /// embedding is fp32's, byte for byte.
+    @Test func embedTextIgnoresThePrecision() throws {
+        let arguments = ["embed-text", "--model", Repo.model("tiny-quickgelu-f32").path, "a photo of a cat"]
+        let fp32 = try clipcam(arguments)
+        let int8 = try clipcam(arguments + ["--precision", "int8"], environment: ["CLIPCAM_INT8_KERNEL": "avx2"])
+        #expect(fp32.status == 0 && int8.status == 0, "\(int8.stderr)")
+        #expect(int8.stdout == fp32.stdout && !fp32.stdout.isEmpty)
+        #expect(
+            int8.stderr.contains("warning: --precision int8 does nothing for text: the text encoder is always fp32"),
+            "\(int8.stderr)")
+        #expect(!int8.stderr.contains("no faster than"), "no int8 kernel warning for text: \(int8.stderr)")
     }
 
     @Test func runLogsTheKernelOnce() throws {
