@@ -34,6 +34,64 @@ import Testing
             #expect(!result.stderr.contains("does not exist"), "\(result.stderr)")
         }
     }
+
+    /// /dev/tty opened without a controlling terminal fails with ENXIO, which for a FIFO would mean "no reader":
+    /// the message says what is there.
+    @Test func devTtyWithoutAControllingTerminalIsNamedForWhatItIs() throws {
+        let result = try runProcess(
+            URL(fileURLWithPath: "/usr/bin/setsid"),
+            [
+                "--wait", Repo.executable.path, "run", "--model", Self.model, "--prompt", "x", "--source",
+                "synthetic", "--frames", "1", "--headless", "--jsonl", "/dev/tty",
+            ])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(
+            result.stderr.contains(
+                "cannot write results to /dev/tty: it is the controlling terminal's character device (5:0), and "
+                    + "this process has no controlling terminal"), "\(result.stderr)")
+        #expect(!result.stderr.contains("FIFO"), "\(result.stderr)")
+    }
+
+    /// A disk is never written with results, nor read as a video source.
+    @Test func aBlockDeviceIsNamedAsOne() throws {
+        let disk = "/dev/loop0"
+        guard FileKind.of(SystemPath(disk)) == .blockDevice else { return }
+        let output = try clipcam([
+            "run", "--model", Self.model, "--prompt", "x", "--source", "synthetic", "--frames", "1", "--headless",
+            "--jsonl", disk,
+        ])
+        #expect(output.status == 1)
+        #expect(
+            output.stderr.contains("cannot write results to \(disk): it is a block device (7:0), a disk or partition"),
+            "\(output.stderr)")
+        let source = try clipcam([
+            "run", "--model", Self.model, "--prompt", "x", "--source", disk, "--headless", "--jsonl", "-",
+        ])
+        #expect(source.status == 1)
+        #expect(source.stderr.contains("\(disk) is a block device"), "\(source.stderr)")
+        #expect(source.stderr.contains("a block device is a disk or partition, not a video"), "\(source.stderr)")
+        #expect(!source.stderr.contains("pipes or sockets"), "\(source.stderr)")
+    }
+
+    /// A video4linux node with no driver behind it (ENXIO, ENODEV on open) exists: it is not reported missing.
+    @Test func aVideoNodeWithoutADriverIsNotMissing() throws {
+        let folder = try temporaryFolder("nodriver")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let node = folder.appendingPathComponent("fakevideo0").path
+        // Only where nodes can be made, and where no real driver answers on 81:200.
+        guard FileManager.default.fileExists(atPath: "/sys/dev/char/81:200") == false,
+            mknod(node, S_IFCHR | 0o600, dev_t(81 << 8 | 200)) == 0
+        else { return }
+        let result = try clipcam([
+            "run", "--model", Self.model, "--prompt", "x", "--source", node, "--headless", "--jsonl", "-",
+        ])
+        #expect(result.status == 1)
+        #expect(
+            result.stderr.contains(
+                "\(node) is a video4linux character device (81:200), but no device or driver answers on it"),
+            "\(result.stderr)")
+        #expect(!result.stderr.contains("does not exist"), "\(result.stderr)")
+    }
 }
 
 private func mkdir(bytes path: [UInt8]) -> Bool {
