@@ -8,7 +8,7 @@ import Foundation
 import Glibc
 import Synchronization
 
-struct Bench: ParsableCommand {
+struct Bench: ParsableCommand, WholeNumberOptions {
     static let configuration = CommandConfiguration(
         abstract:
             "Measure clipcam: the encoders, the whole live pipeline and the start-up time to the first score.",
@@ -87,15 +87,21 @@ struct Bench: ParsableCommand {
     static let pipelineFramesRange = 0...10_000
     static let startupRunsRange = 0...100
     /// Seconds a start-up measurement's `clipcam run` may take to print its first line.
+    static let wholeNumberOptions = [
+        "--threads": WholeNumberBound(range: threadsRange, unit: "threads"),
+        "--runs": WholeNumberBound(range: runsRange, unit: "timed runs"),
+        "--pipeline-frames": WholeNumberBound(range: pipelineFramesRange, unit: "scored frames"),
+        "--startup-runs": WholeNumberBound(range: startupRunsRange, unit: "processes"),
+    ]
     static let startupTimeLimit = 300.0
 
     func validate() throws {
         try checkNotEmpty([("--model", model)])
-        try check(threads, in: Bench.threadsRange, option: "--threads", unit: "threads")
-        try check(runs, in: Bench.runsRange, option: "--runs", unit: "timed runs")
-        try check(pipelineFrames, in: Bench.pipelineFramesRange, option: "--pipeline-frames", unit: "scored frames")
+        try check(threads, option: "--threads", in: Bench.wholeNumberOptions)
+        try check(runs, option: "--runs", in: Bench.wholeNumberOptions)
+        try check(pipelineFrames, option: "--pipeline-frames", in: Bench.wholeNumberOptions)
         try check(pipelineFps, in: FrameLimits.fps, option: "--pipeline-fps", unit: "frames per second")
-        try check(startupRuns, in: Bench.startupRunsRange, option: "--startup-runs", unit: "processes")
+        try check(startupRuns, option: "--startup-runs", in: Bench.wholeNumberOptions)
         if model != nil && shape != nil { throw ValidationError("give --model or --shape, not both") }
     }
 

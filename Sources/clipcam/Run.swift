@@ -6,8 +6,13 @@ import Display
 import Foundation
 import SafeFiles
 
-struct Run: ParsableCommand, RepeatableOptions {
+struct Run: ParsableCommand, RepeatableOptions, WholeNumberOptions {
     static let repeatableOptions: Set<String> = ["--prompt"]
+    static let wholeNumberOptions = ModelOptions.wholeNumberOptions.merging([
+        "--queue": WholeNumberBound(range: 1...2, unit: "frames"),
+        "--smooth": WholeNumberBound(range: smoothRange, unit: "scored frames"),
+        "--frames": WholeNumberBound(range: framesRange, unit: "frames"),
+    ]) { $1 }
 
     static let configuration = CommandConfiguration(
         abstract: "Classify live video: score each frame against a prompt, or label it with the best of several.",
@@ -136,11 +141,11 @@ struct Run: ParsableCommand, RepeatableOptions {
                     + "\(Run.windowSide.lowerBound)–\(Run.windowSide.upperBound) pixels")
         }
         if let fps { try check(fps, in: FrameLimits.fps, option: "--fps", unit: "frames per second") }
-        try check(queue, in: 1...2, option: "--queue", unit: "frames")
+        try check(queue, option: "--queue", in: Run.wholeNumberOptions)
         if let threshold { try check(threshold, in: 0...100, option: "--threshold", unit: "a scaled score, %") }
-        try check(smooth, in: Run.smoothRange, option: "--smooth", unit: "scored frames")
+        try check(smooth, option: "--smooth", in: Run.wholeNumberOptions)
         try check(reuseThreshold, in: 0...255, option: "--reuse-threshold", unit: "grey levels")
-        if let frames { try check(frames, in: Run.framesRange, option: "--frames", unit: "frames") }
+        if let frames { try check(frames, option: "--frames", in: Run.wholeNumberOptions) }
         if headless && screenshot != nil { throw ValidationError("--screenshot needs the window; drop --headless") }
         if headless && font != nil { throw ValidationError("--font is the window's font; drop it with --headless") }
         if headless && jsonl == nil && csv == nil {
@@ -189,12 +194,13 @@ struct Run: ParsableCommand, RepeatableOptions {
         return warnings
     }
 
+    /// WxH as two whole numbers; whether they are in range is `validate`'s to say (0x0 and a side of 30 digits
+    /// are sizes out of range, not malformed ones).
     static func parseSize(_ text: String, option: String) throws -> (width: Int, height: Int) {
-        let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
-        guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]), width > 0, height > 0 else {
+        guard let size = FrameLimits.parseSize(text) else {
             throw ValidationError("\(option) takes WIDTHxHEIGHT, e.g. 640x480; got '\(text)'")
         }
-        return (width, height)
+        return size
     }
 
     func run() throws {

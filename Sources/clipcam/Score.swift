@@ -4,7 +4,8 @@ import Classifier
 import ClipCamKit
 import Foundation
 
-struct Score: ParsableCommand {
+struct Score: ParsableCommand, WholeNumberOptions {
+    static let wholeNumberOptions = ModelOptions.wholeNumberOptions
     static let configuration = CommandConfiguration(
         abstract: "Score image files against one prompt: the cosine similarity and the scaled 0–100 % value.",
         discussion: """
@@ -57,7 +58,8 @@ struct Score: ParsableCommand {
     }
 }
 
-struct Label: ParsableCommand {
+struct Label: ParsableCommand, WholeNumberOptions {
+    static let wholeNumberOptions = ModelOptions.wholeNumberOptions
     static let configuration = CommandConfiguration(
         abstract: "Label image files with the best of several prompts, with softmax probabilities.",
         discussion: """

@@ -35,6 +35,22 @@ import Testing
         }
     }
 
+    /// A number too large for an Int in a synthetic spec is out of range, as a smaller one is.
+    @Test(arguments: [
+        ("synthetic:99999999999999999999x2", "the size 99999999999999999999x2 is out of range (each side must be"),
+        ("synthetic:0x0", "the size 0x0 is out of range (each side must be 16–8192 pixels)"),
+        ("synthetic:64x-99999999999999999999", "the size 64x-99999999999999999999 is out of range"),
+        ("synthetic:64x64@1e999", "the rate inf fps is out of range"),
+    ])
+    func syntheticNumbersThatOverflowAreOutOfRange(spec: String, message: String) throws {
+        let result = try clipcam([
+            "run", "--model", Self.model, "--prompt", "x", "--headless", "--jsonl", "-", "--source", spec,
+        ])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("'\(spec)': \(message)"), "\(result.stderr)")
+        #expect(!result.stderr.contains("is not a synthetic source"), "\(result.stderr)")
+    }
+
     /// /dev/tty opened without a controlling terminal fails with ENXIO, which for a FIFO would mean "no reader":
     /// the message says what is there.
     @Test func devTtyWithoutAControllingTerminalIsNamedForWhatItIs() throws {
