@@ -40,10 +40,11 @@ extension ClipCam {
         do {
             try ArgumentRules.check(arguments)
         } catch {
+            // ArgumentParser's own layout for a bad command line, word for word.
             let path = ArgumentRules.path(of: error.command)
             printError(
-                "Error: \(error.message)\nUsage: \(ClipCam.usageString(for: error.command))\n"
-                    + "  See 'clipcam help\(path.isEmpty ? "" : " " + path)' for more information.")
+                "\(ClipCam._errorPrefix)\(error.message)\nUsage: \(ClipCam.usageString(for: error.command))\n"
+                    + "  See 'clipcam \(path.isEmpty ? "" : path + " ")--help' for more information.")
             Foundation.exit(ExitCode.validationFailure.rawValue)
         }
         do {

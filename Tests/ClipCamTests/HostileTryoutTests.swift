@@ -108,6 +108,42 @@ import Testing
             "\(result.stderr)")
         #expect(!result.stderr.contains("does not exist"), "\(result.stderr)")
     }
+
+    /// With $DISPLAY naming no X server and no $XDG_RUNTIME_DIR, the one message is clipcam's: libwayland's
+    /// complaint about XDG_RUNTIME_DIR is not printed beside it.
+    @Test func noXServerGivesOneMessage() throws {
+        let result = try clipcam(
+            ["run", "--model", Self.model, "--prompt", "x", "--source", "synthetic", "--frames", "1"],
+            environment: ["DISPLAY": ":97"], unsetting: ["WAYLAND_DISPLAY", "XDG_RUNTIME_DIR", "SDL_VIDEODRIVER"])
+        #expect(result.status == 1)
+        #expect(!result.stderr.contains("XDG_RUNTIME_DIR is invalid"), "\(result.stderr)")
+        #expect(result.stderr.contains("there is no display to show the window on"), "\(result.stderr)")
+        #expect(result.stderr.contains("SDL cannot open the X display :97"), "\(result.stderr)")
+        let lines = result.stderr.split(separator: "\n").filter { !$0.hasPrefix("clipcam:") }
+        #expect(lines.count == 1, "\(result.stderr)")
+    }
+
+    /// Every error starts "error: " and every usage hint names `clipcam COMMAND --help`, whether ArgumentParser or
+    /// clipcam found the fault.
+    @Test(arguments: [
+        ["run", "--prompt", "x", "--fps", "1", "--fps", "2"],
+        ["run", "--prompt", "x", "--bogus"],
+        ["run", "--prompt", "x", "--smooth", "0"],
+    ])
+    func usageErrorsHaveOneForm(arguments: [String]) throws {
+        let result = try clipcam(arguments)
+        #expect(result.status == 64)
+        #expect(result.stderr.hasPrefix("error: "), "\(result.stderr)")
+        #expect(result.stderr.contains("See 'clipcam run --help' for more information."), "\(result.stderr)")
+        #expect(!result.stderr.contains("Error:"), "\(result.stderr)")
+        #expect(!result.stderr.contains("clipcam help run"), "\(result.stderr)")
+    }
+
+    @Test func aRuntimeErrorStartsTheSameWay() throws {
+        let result = try clipcam(["bench", "--model", "/nonexistent/model", "--runs", "1"])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("error: "), "\(result.stderr)")
+    }
 }
 
 private func mkdir(bytes path: [UInt8]) -> Bool {
