@@ -6,6 +6,7 @@ import Classifier
 import ClipCamKit
 import Foundation
 import Glibc
+import SafeFiles
 import Synchronization
 
 struct Bench: ParsableCommand, WholeNumberOptions {
@@ -190,7 +191,7 @@ struct Bench: ParsableCommand, WholeNumberOptions {
         let achieved = flops / (encoderMs / 1000) / 1e9
         let roofline = BLAS.sgemmGFLOPS()
         var fields: [(String, String)] = [
-            ("model", "\"\(directory.lastPathComponent)\""), ("random", "\(engine.isRandom)"),
+            ("model", JSONText.string(shownModelName(directory))), ("random", "\(engine.isRandom)"),
             ("threads", "\(threads)"), ("runs", "\(runs)"),
             ("load_s", format(loadSeconds, 3)),
             ("image_ms", format(imageMs, 2)), ("images_per_s", format(1000 / imageMs, 2)),
@@ -227,6 +228,13 @@ struct Bench: ParsableCommand, WholeNumberOptions {
         } else {
             for (key, value) in fields { print("\(key.padding(toLength: 28, withPad: " ", startingAt: 0)) \(value)") }
         }
+    }
+
+    /// The model folder's name as output shows it: --model's last component as typed (`\xHH` for bytes that are
+    /// not UTF-8, not the /proc/self/fd name clipcam opens it by), else the folder's own name.
+    func shownModelName(_ directory: URL) -> String {
+        guard let model, shape == nil else { return directory.lastPathComponent }
+        return SystemPath(bytes: userPath(model).lastComponent).description
     }
 
     /// What the timed part of the pipeline run did.

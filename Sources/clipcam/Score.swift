@@ -3,6 +3,7 @@ import Capture
 import Classifier
 import ClipCamKit
 import Foundation
+import SafeFiles
 
 struct Score: ParsableCommand, WholeNumberOptions {
     static let wholeNumberOptions = ModelOptions.wholeNumberOptions
@@ -34,7 +35,7 @@ struct Score: ParsableCommand, WholeNumberOptions {
         for file in files {
             let image = Scoring.l2Normalized(engine.imageEmbedding(try ImageFile.load(file)))
             let cosine = Scoring.dot(image, text.embedding)
-            results.append((file, cosine, range.range.percent(cosine)))
+            results.append((shownFileName(file), cosine, range.range.percent(cosine)))
         }
         if json {
             let rows = results.map {
@@ -88,6 +89,7 @@ struct Label: ParsableCommand, WholeNumberOptions {
         var lines: [String] = []
         for file in files {
             let image = Scoring.l2Normalized(engine.imageEmbedding(try ImageFile.load(file)))
+            let shown = shownFileName(file)
             let cosines = embedded.map { Scoring.dot(image, $0.embedding) }
             let probabilities = Scoring.probabilities(cosines: cosines, logitScale: engine.logitScale)
             let best = probabilities.indices.max { probabilities[$0] < probabilities[$1] }!
@@ -98,11 +100,13 @@ struct Label: ParsableCommand, WholeNumberOptions {
                         + "\"probability\": \(JSONText.number(probabilities[i]))}"
                 }
                 lines.append(
-                    "{\"file\": \(JSONText.string(file)), \"label\": \(JSONText.string(texts[best])), "
+                    "{\"file\": \(JSONText.string(shown)), \"label\": \(JSONText.string(texts[best])), "
                         + "\"probability\": \(JSONText.number(probabilities[best])), \"scores\": [\(scores.joined(separator: ", "))]}"
                 )
             } else {
-                print("\(file): \(texts[best])  (p = \(String(format: "%.3f", probabilities[best])))")
+                print(
+                    "\(shown): \(texts[best])  (p = \(String(format: "%.3f", probabilities[best])))"
+                )
                 let order = texts.indices.sorted { probabilities[$0] > probabilities[$1] }
                 for i in order {
                     print(
@@ -113,4 +117,10 @@ struct Label: ParsableCommand, WholeNumberOptions {
         }
         if json { print("{\"results\": [" + lines.joined(separator: ", ") + "]}") }
     }
+}
+
+/// A file name as the output shows it (tables and JSON alike): the bytes of the name as typed, UTF-8 as it is and
+/// every byte that is not part of valid UTF-8 as `\xHH` (see `SystemPath.description`), never U+FFFD.
+func shownFileName(_ file: String) -> String {
+    SystemPath(file).description
 }

@@ -35,6 +35,32 @@ import Testing
         }
     }
 
+    /// Tables and JSON show a name that is not UTF-8 with `\xHH` for the odd byte (as messages do), never U+FFFD.
+    @Test func outputsShowOddBytesAsEscapes() throws {
+        let folder = try temporaryFolder("oddoutput")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = Array(folder.path.utf8) + Array("/bad".utf8) + [0xFF] + Array("name.png".utf8)
+        try #require(write(bytes: file, Array(try Data(contentsOf: Self.image))))
+        let shown = folder.path + "/bad\\xffname.png"
+        let prompts = folder.appendingPathComponent("p.txt")
+        try Data("a cat\na dog\n".utf8).write(to: prompts)
+        let model = [Array("--model".utf8), Array(Self.model.utf8)]
+        let score = [Array("score".utf8)] + model + [Array("--prompt".utf8), Array("x".utf8)]
+        let label = [Array("label".utf8)] + model + [Array("--prompts".utf8), Array(prompts.path.utf8)]
+        for command in [score, label] {
+            let table = try clipcam(bytes: command + [file])
+            #expect(table.status == 0, "\(table.stderr)")
+            #expect(table.stdout.contains(shown), "\(table.stdout)")
+            #expect(!table.stdout.contains("\u{FFFD}"), "\(table.stdout)")
+
+            let json = try clipcam(bytes: command + [Array("--json".utf8), file])
+            #expect(json.status == 0, "\(json.stderr)")
+            let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+            let results = try #require(object?["results"] as? [[String: Any]], "\(json.stdout)")
+            #expect(results.first?["file"] as? String == shown, "\(json.stdout)")
+        }
+    }
+
     /// A number too large for an Int in a synthetic spec is out of range, as a smaller one is.
     @Test(arguments: [
         ("synthetic:99999999999999999999x2", "the size 99999999999999999999x2 is out of range (each side must be"),
