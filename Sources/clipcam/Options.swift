@@ -112,12 +112,12 @@ func warnIfTruncated(_ texts: [String]) {
 /// `prompts` with repeats dropped, warning about them.
 func uniquePrompts(_ prompts: [String]) -> [String] {
     let (kept, repeated) = PromptFile.unique(prompts)
-    if let first = repeated.first {
+    if let first = repeated.first.map({ ClipEngine.shownPrompt($0, quoted: true) }) {
         printError(
             "warning: "
                 + (repeated.count == 1
-                    ? "the prompt \"\(first)\" is given more than once; it is scored once"
-                    : "\(repeated.count) prompts are given more than once (the first: \"\(first)\"); each is scored once")
+                    ? "the prompt \(first) is given more than once; it is scored once"
+                    : "\(repeated.count) prompts are given more than once (the first: \(first)); each is scored once")
         )
     }
     return kept

@@ -47,7 +47,7 @@ struct Score: ParsableCommand, WholeNumberOptions {
                 \(JSONText.number(range.range.high))], "results": [\(rows.joined(separator: ", "))]}
                 """)
         } else {
-            print("prompt: \(prompt)")
+            print("prompt: \(ClipEngine.shownPrompt(prompt))")
             let width = results.map(\.file.count).max() ?? 0
             for r in results {
                 let name = r.file.padding(toLength: max(width, 4), withPad: " ", startingAt: 0)
@@ -105,12 +105,12 @@ struct Label: ParsableCommand, WholeNumberOptions {
                 )
             } else {
                 print(
-                    "\(shown): \(texts[best])  (p = \(String(format: "%.3f", probabilities[best])))"
+                    "\(shown): \(ClipEngine.shownPrompt(texts[best]))  (p = \(String(format: "%.3f", probabilities[best])))"
                 )
                 let order = texts.indices.sorted { probabilities[$0] > probabilities[$1] }
                 for i in order {
                     print(
-                        "    \(String(format: "%6.3f", probabilities[i]))  \(String(format: "%5.1f", range.range.percent(cosines[i]))) %  \(texts[i])"
+                        "    \(String(format: "%6.3f", probabilities[i]))  \(String(format: "%5.1f", range.range.percent(cosines[i]))) %  \(ClipEngine.shownPrompt(texts[i]))"
                     )
                 }
             }

@@ -135,6 +135,27 @@ import Testing
         #expect(!result.stderr.contains("does not exist"), "\(result.stderr)")
     }
 
+    /// Tables quote a long prompt by its start and length; JSON keeps it whole.
+    @Test func tablesShortenLongPrompts() throws {
+        let prompt = String(repeating: "a very long prompt ", count: 530) + "end"
+        let file = Self.image.path
+        let folder = try temporaryFolder("longlabel")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let prompts = folder.appendingPathComponent("p.txt")
+        try Data((prompt + "\na dog\n").utf8).write(to: prompts)
+        let score = try clipcam(["score", "--model", Self.model, "--prompt", prompt, file])
+        let label = try clipcam(["label", "--model", Self.model, "--prompts", prompts.path, file])
+        for result in [score, label] {
+            #expect(result.status == 0, "\(result.stderr)")
+            let longest = result.stdout.split(separator: "\n").map(\.count).max() ?? 0
+            #expect(longest < 200, "\(result.stdout.prefix(400))")
+            #expect(result.stdout.contains("… (\(prompt.count) characters)"), "\(result.stdout.prefix(400))")
+        }
+        let json = try clipcam(["score", "--model", Self.model, "--prompt", prompt, "--json", file])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(object?["prompt"] as? String == prompt)
+    }
+
     /// With $DISPLAY naming no X server and no $XDG_RUNTIME_DIR, the one message is clipcam's: libwayland's
     /// complaint about XDG_RUNTIME_DIR is not printed beside it.
     @Test func noXServerGivesOneMessage() throws {
