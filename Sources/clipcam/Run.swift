@@ -169,17 +169,28 @@ struct Run: ParsableCommand, RepeatableOptions, WholeNumberOptions {
     }
 
     /// The options given that this source does not use, each with why (told, not silently dropped). Decided from
-    /// the spec and the file's name alone (no ffprobe).
+    /// the spec and the file's name alone (no ffprobe): a file whose kind only ffprobe could tell gets none.
     func ignoredOptions(source: String) -> [String] {
         let path = SystemPath(source)
         let kind = FileKind.of(path)
         let name = String(decoding: path.lastComponent, as: UTF8.self).lowercased()
-        let isCamera = kind == .characterDevice || source.hasPrefix("/dev/video")
-        let isVideo = kind == .regular && FrameSources.videoExtensions.contains { name.hasSuffix("." + $0) }
+        let hasExtension = { (extensions: Set<String>) in extensions.contains { name.hasSuffix("." + $0) } }
+        let isSynthetic = source == "synthetic" || source.hasPrefix("synthetic:")
+        let isCamera =
+            !isSynthetic
+            && (kind == .characterDevice || source.hasPrefix("/dev/video") || source.hasPrefix("/dev/v4l/")
+                || (!source.isEmpty && source.allSatisfy { $0.isASCII && $0.isNumber }))
+        let isVideo = kind == .regular && hasExtension(FrameSources.videoExtensions)
+        let isImage = kind == .regular && hasExtension(ImageSource.imageExtensions)
+        let isFolder = kind == .directory
         var warnings: [String] = []
         if isVideo {
             if fps != nil { warnings.append("--fps does nothing for a video file, which plays at its own rate") }
             if size != nil { warnings.append("--size does nothing for a video file, which keeps its own size") }
+        }
+        if isImage && size != nil { warnings.append("--size does nothing for an image, which keeps its own size") }
+        if isFolder && size != nil {
+            warnings.append("--size does nothing for a folder of images, each of which keeps its own size")
         }
         if source.hasPrefix("synthetic:") {
             let spec = source.dropFirst("synthetic:".count)
@@ -188,8 +199,11 @@ struct Run: ParsableCommand, RepeatableOptions, WholeNumberOptions {
             }
             if fps != nil && spec.contains("@") { warnings.append("--fps does nothing: '\(source)' names the rate") }
         }
-        if reconnect && !isCamera { warnings.append("--reconnect is for cameras; \(source) is not one") }
+        if reconnect && !isCamera { warnings.append("--reconnect is for cameras; \(path) is not one") }
         if loop && isCamera { warnings.append("--loop is for images and video files; a camera does not end") }
+        if loop && isSynthetic {
+            warnings.append("--loop is for images and video files; a synthetic source does not end")
+        }
         if fast && isCamera { warnings.append("--fast is for files and synthetic sources; a camera has its own rate") }
         return warnings
     }

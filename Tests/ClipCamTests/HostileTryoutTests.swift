@@ -135,6 +135,30 @@ import Testing
         #expect(!result.stderr.contains("does not exist"), "\(result.stderr)")
     }
 
+    /// --size (and --loop) warn for every source they do nothing for, as for a video file.
+    @Test func optionsASourceIgnoresAreTold() throws {
+        let folder = try temporaryFolder("ignored")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.copyItem(at: Self.image, to: folder.appendingPathComponent("a.png"))
+        let cases: [([String], String)] = [
+            (["--source", Self.image.path, "--size", "64x64"], "--size does nothing for an image"),
+            (["--source", folder.path, "--size", "64x64"], "--size does nothing for a folder of images"),
+            (["--source", "synthetic", "--loop"], "--loop is for images and video files; a synthetic source"),
+        ]
+        for (extra, warning) in cases {
+            let result = try clipcam(
+                ["run", "--model", Self.model, "--prompt", "x", "--headless", "--jsonl", "-", "--frames", "1"]
+                    + extra)
+            #expect(result.status == 0, "\(extra): \(result.stderr)")
+            #expect(result.stderr.contains("warning: \(warning)"), "\(extra): \(result.stderr)")
+        }
+        let camera = try clipcam([
+            "run", "--model", Self.model, "--prompt", "x", "--headless", "--jsonl", "-", "--frames", "1",
+            "--source", "synthetic", "--size", "64x64",
+        ])
+        #expect(!camera.stderr.contains("warning"), "synthetic takes --size: \(camera.stderr)")
+    }
+
     /// Tables quote a long prompt by its start and length; JSON keeps it whole.
     @Test func tablesShortenLongPrompts() throws {
         let prompt = String(repeating: "a very long prompt ", count: 530) + "end"
