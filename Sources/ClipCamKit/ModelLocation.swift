@@ -42,6 +42,36 @@ public enum ModelLocation {
         cacheDirectory.appendingPathComponent("random-vit-b-32")
     }
 
+    /// What the no-model hint suggests for a random model: `.existing` when `suggestedRandomDirectory` already holds
+    /// a model (to be named with --model), else `.write` with a folder `clipcam model random` would write: the
+    /// suggested one, or when something else is there, the first free `random-vit-b-32-N` beside it.
+    public enum RandomSuggestion: Equatable {
+        case existing(URL)
+        case write(URL)
+    }
+
+    public static var randomSuggestion: RandomSuggestion {
+        let suggested = suggestedRandomDirectory
+        if holdsModel(suggested) { return .existing(suggested) }
+        var candidate = suggested
+        var number = 2
+        while FileKind.of(SystemPath(candidate.path)) != .missing {
+            if holdsModel(candidate) { return .existing(candidate) }
+            candidate = suggested.deletingLastPathComponent().appendingPathComponent(
+                suggested.lastPathComponent + "-\(number)")
+            number += 1
+        }
+        return .write(candidate)
+    }
+
+    /// Whether `directory` is a folder holding the four files of a model.
+    static func holdsModel(_ directory: URL) -> Bool {
+        FileKind.of(SystemPath(directory.path)) == .directory
+            && requiredFiles.allSatisfy {
+                FileKind.of(SystemPath(directory.appendingPathComponent($0).path)) == .regular
+            }
+    }
+
     /// The folder CLIP's real BPE vocabulary is kept in by `scripts/fetch-vocab` (`$CLIPCAM_VOCAB_DIR`).
     public static var vocabularyDirectory: URL {
         if let dir = SystemPath(environment: "CLIPCAM_VOCAB_DIR") {
@@ -143,16 +173,28 @@ public enum ModelLocationError: Error, CustomStringConvertible {
         case .unreadable(let dir):
             return "no permission to read the model folder \(dir.path); check its permissions (ls -ld)"
         case .missing(let dir):
-            let random = ModelLocation.suggestedRandomDirectory.path
+            let random: String
+            switch ModelLocation.randomSuggestion {
+            case .existing(let folder):
+                random = """
+                    To try clipcam without the real weights, use the random model in \(folder.path): \
+                    `--model \(folder.path)` (or `export \(ModelLocation.environmentVariable)=\(folder.path)`); \
+                    its scores are meaningless.
+                    """
+            case .write(let folder):
+                random = """
+                    To try clipcam without the real weights, write a random model into a folder of its own and name \
+                    it: `clipcam model random --shape vit-b-32 --out \(folder.path)`, then \
+                    `--model \(folder.path)` (or `export \(ModelLocation.environmentVariable)=\(folder.path)`); \
+                    its scores are meaningless.
+                    """
+            }
             return """
                 no CLIP model at \(dir.path).
                 Download OpenAI's ViT-B/32 there with `clipcam model fetch --out \(dir.path)` (needs internet, \
                 about 600 MB), or point --model or $\(ModelLocation.environmentVariable) at a Hugging Face CLIP \
                 folder (config.json, model.safetensors, vocab.json, merges.txt).
-                To try clipcam without the real weights, write a random model into a folder of its own and name \
-                it: `clipcam model random --shape vit-b-32 --out \(random)`, then \
-                `--model \(random)` (or `export \(ModelLocation.environmentVariable)=\(random)`); its scores \
-                are meaningless.
+                \(random)
                 """
         case .incomplete(let dir, let missing):
             return """
