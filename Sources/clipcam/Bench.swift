@@ -87,13 +87,13 @@ struct Bench: ParsableCommand, WholeNumberOptions {
     static let runsRange = 1...10_000
     static let pipelineFramesRange = 0...10_000
     static let startupRunsRange = 0...100
-    /// Seconds a start-up measurement's `clipcam run` may take to print its first line.
     static let wholeNumberOptions = [
         "--threads": WholeNumberBound(range: threadsRange, unit: "threads"),
         "--runs": WholeNumberBound(range: runsRange, unit: "timed runs"),
         "--pipeline-frames": WholeNumberBound(range: pipelineFramesRange, unit: "scored frames"),
         "--startup-runs": WholeNumberBound(range: startupRunsRange, unit: "processes"),
     ]
+    /// Seconds a start-up measurement's `clipcam run` may take to print its first line.
     static let startupTimeLimit = 300.0
 
     func validate() throws {
@@ -110,6 +110,8 @@ struct Bench: ParsableCommand, WholeNumberOptions {
         // A random model goes into a folder of this run's own, removed at the end and on Ctrl-C or SIGTERM (a
         // ViT-B/32 is 600 MB), its staging folder included.
         let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("clipcam-bench-\(getpid())")
+        // Those of earlier runs killed outright (SIGKILL, a power cut), which could not remove their own.
+        StagingFolder.removeAbandoned(in: temporary.deletingLastPathComponent(), prefix: "clipcam-bench-")
         defer { try? FileManager.default.removeItem(at: temporary) }
         let watcher = InterruptWatcher { signal in
             try? FileManager.default.removeItem(at: temporary)

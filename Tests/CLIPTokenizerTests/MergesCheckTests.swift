@@ -6,7 +6,7 @@ import Testing
 
 /// merges.txt must hold the merges vocab.json implies (one per token beyond the 512 byte symbols and the 2 special
 /// tokens), and neither file may block the tokenizer by being a FIFO.
-@Suite struct MergesCheckTests {
+@Suite final class MergesCheckTests {
     let folder: URL
 
     init() throws {
@@ -16,6 +16,10 @@ import Testing
             try FileManager.default.copyItem(
                 at: Fixtures.smallVocabulary.appendingPathComponent(name), to: folder.appendingPathComponent(name))
         }
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: folder)
     }
 
     var merges: URL { folder.appendingPathComponent("merges.txt") }

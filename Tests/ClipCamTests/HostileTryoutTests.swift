@@ -194,6 +194,32 @@ import Testing
         #expect(lines.count == 1, "\(result.stderr)")
     }
 
+    /// A bench run killed outright leaves its random model in $TMPDIR; the next run removes it (its process is
+    /// gone), and never the folder of a run still going.
+    @Test func benchRemovesWhatKilledRunsLeft() throws {
+        let folder = try temporaryFolder("benchtmp")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let ended = Process()
+        ended.executableURL = URL(fileURLWithPath: "/bin/true")
+        try ended.run()
+        ended.waitUntilExit()
+        let abandoned = folder.appendingPathComponent("clipcam-bench-\(ended.processIdentifier)/random-tiny")
+        let live = folder.appendingPathComponent("clipcam-bench-\(getpid())")
+        let unrelated = folder.appendingPathComponent("clipcam-bench-notes")
+        for made in [abandoned, live, unrelated] {
+            try FileManager.default.createDirectory(at: made, withIntermediateDirectories: true)
+        }
+        let result = try clipcam(
+            ["bench", "--shape", "tiny", "--runs", "1", "--pipeline-frames", "0", "--startup-runs", "0"],
+            environment: ["TMPDIR": folder.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: abandoned.deletingLastPathComponent().path))
+        #expect(FileManager.default.fileExists(atPath: live.path))
+        #expect(FileManager.default.fileExists(atPath: unrelated.path))
+        let left = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+        #expect(left == [live.lastPathComponent, unrelated.lastPathComponent].sorted(), "\(left)")
+    }
+
     /// Every error starts "error: " and every usage hint names `clipcam COMMAND --help`, whether ArgumentParser or
     /// clipcam found the fault.
     @Test(arguments: [
