@@ -107,7 +107,8 @@ public enum ModelLocation {
         let text = configuration.text
         guard tokenizer.vocabularySize == text.vocabSize else {
             throw ModelFolderError.vocabularySize(
-                folder: directory.path, tokens: tokenizer.vocabularySize, configured: text.vocabSize)
+                folder: directory.path, tokens: tokenizer.vocabularySize, configured: text.vocabSize,
+                assumption: configuration.assumption(for: ["text_config.vocab_size"]))
         }
         if text.poolsAtLargestID {
             guard Int(tokenizer.endToken) == tokenizer.vocabularySize - 1 else {
@@ -122,7 +123,7 @@ public enum ModelLocation {
         ] where Int(id) != configured {
             throw ModelFolderError.specialToken(
                 folder: directory.path, token: token, vocabularyID: Int(id), key: "text_config." + key,
-                configured: configured)
+                configured: configured, assumption: configuration.assumption(for: ["text_config." + key]))
         }
     }
 
@@ -140,8 +141,10 @@ public enum ModelLocation {
 
 /// A model folder whose vocabulary files do not fit its config.json.
 public enum ModelFolderError: Error, CustomStringConvertible, Equatable {
-    case vocabularySize(folder: String, tokens: Int, configured: Int)
-    case specialToken(folder: String, token: String, vocabularyID: Int, key: String, configured: Int)
+    /// `assumption`: why the configured value is a default (`CLIPConfiguration.assumption`).
+    case vocabularySize(folder: String, tokens: Int, configured: Int, assumption: String? = nil)
+    case specialToken(
+        folder: String, token: String, vocabularyID: Int, key: String, configured: Int, assumption: String? = nil)
     case legacyEndToken(folder: String, endID: Int, largest: Int)
 
     public var description: String {
@@ -149,12 +152,16 @@ public enum ModelFolderError: Error, CustomStringConvertible, Equatable {
             "the vocabulary files and the model do not belong together; copy vocab.json and merges.txt "
             + "from the model's own repository"
         switch self {
-        case .vocabularySize(let folder, let tokens, let configured):
-            return "\(folder)/vocab.json holds \(tokens) tokens, but \(folder)/config.json's text_config.vocab_size "
-                + "is \(configured): \(advice)"
-        case .specialToken(let folder, let token, let id, let key, let configured):
-            return "\(folder)/vocab.json gives \(token) the id \(id), but \(folder)/config.json's \(key) is "
-                + "\(configured): \(advice)"
+        case .vocabularySize(let folder, let tokens, let configured, let assumption):
+            let given =
+                assumption.map { "\(folder)/\($0) (text_config.vocab_size \(configured))" }
+                ?? "\(folder)/config.json's text_config.vocab_size is \(configured)"
+            return "\(folder)/vocab.json holds \(tokens) tokens, but \(given): \(advice)"
+        case .specialToken(let folder, let token, let id, let key, let configured, let assumption):
+            let given =
+                assumption.map { "\(folder)/\($0) (\(key) \(configured))" }
+                ?? "\(folder)/config.json's \(key) is \(configured)"
+            return "\(folder)/vocab.json gives \(token) the id \(id), but \(given): \(advice)"
         case .legacyEndToken(let folder, let endID, let largest):
             return "\(folder)/config.json's text_config.eos_token_id is 2, so the model pools at the largest token "
                 + "id (transformers' legacy rule), but \(folder)/vocab.json gives <|endoftext|> the id \(endID), not "

@@ -194,6 +194,41 @@ import Testing
         #expect(lines.count == 1, "\(result.stderr)")
     }
 
+    /// A value config.json does not give is a default clipcam assumed, and a mismatch with the weights says so
+    /// rather than quoting the default as if the file held it.
+    @Test func defaultsThatDoNotFitTheWeightsAreNamedAsDefaults() throws {
+        let folder = try temporaryFolder("defaults")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = folder.appendingPathComponent("model")
+        try FileManager.default.copyItem(at: Repo.model("tiny-quickgelu-f32"), to: model)
+        let configURL = model.appendingPathComponent("config.json")
+        let original = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
+
+        var noVision = original
+        noVision["vision_config"] = nil
+        try JSONSerialization.data(withJSONObject: noVision).write(to: configURL)
+        let vision = try clipcam(["embed-text", "--model", model.path, "x"])
+        #expect(vision.status == 1)
+        #expect(
+            vision.stderr.contains(
+                "config.json has no vision_config, so transformers' defaults were assumed for it "
+                    + "(vision_config.num_hidden_layers 12), but"), "\(vision.stderr)")
+        #expect(!vision.stderr.contains("vision_config.num_hidden_layers is 12"), "\(vision.stderr)")
+
+        var noVocabularySize = original
+        var text = try #require(original["text_config"] as? [String: Any])
+        text["vocab_size"] = nil
+        noVocabularySize["text_config"] = text
+        try JSONSerialization.data(withJSONObject: noVocabularySize).write(to: configURL)
+        let vocabulary = try clipcam(["embed-text", "--model", model.path, "x"])
+        #expect(vocabulary.status == 1)
+        #expect(
+            vocabulary.stderr.contains(
+                "config.json has no text_config.vocab_size, so transformers' default was assumed "
+                    + "(text_config.vocab_size 49408)"), "\(vocabulary.stderr)")
+    }
+
     /// A bench run killed outright leaves its random model in $TMPDIR; the next run removes it (its process is
     /// gone), and never the folder of a run still going.
     @Test func benchRemovesWhatKilledRunsLeft() throws {
