@@ -180,6 +180,30 @@ import Testing
         #expect(object?["prompt"] as? String == prompt)
     }
 
+    /// A prompt set asked for by a clipcam that finds no Prompts folder (installed outside the repository) says
+    /// so, where it looked and how to point it at one.
+    @Test func aSetNameWithoutAPromptsFolderSaysSo() throws {
+        let folder = try temporaryFolder("noprompts")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let bin = folder.appendingPathComponent("a/b/c/d")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let copy = bin.appendingPathComponent("clipcam")
+        try FileManager.default.copyItem(at: Repo.executable, to: copy)
+        let result = try runProcess(
+            URL(fileURLWithPath: "/bin/sh"),
+            [
+                "-c",
+                "cd '\(folder.path)' && '\(copy.path)' label --model '\(Self.model)' --prompts desk '\(Self.image.path)'",
+            ],
+            unsetting: ["CLIPCAM_PROMPTS_DIR"])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(
+            result.stderr.contains("no prompt file desk, and no Prompts folder to look for a set named desk in"),
+            "\(result.stderr)")
+        #expect(result.stderr.contains(folder.appendingPathComponent("Prompts").path), "\(result.stderr)")
+        #expect(result.stderr.contains("$CLIPCAM_PROMPTS_DIR"), "\(result.stderr)")
+    }
+
     /// With $DISPLAY naming no X server and no $XDG_RUNTIME_DIR, the one message is clipcam's: libwayland's
     /// complaint about XDG_RUNTIME_DIR is not printed beside it.
     @Test func noXServerGivesOneMessage() throws {
