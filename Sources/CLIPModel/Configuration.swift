@@ -102,8 +102,37 @@ public struct CLIPConfiguration: Sendable, Equatable {
     public var logitScaleInit: Float = 2.6592
     /// True when the file carries `"clipcam_random_weights": true`: the weights are random, scores meaningless.
     public var isRandom = false
+    /// The keys the file lacks whose defaults were taken, as full paths ("vision_config.num_hidden_layers"), and
+    /// the sub-configurations it lacks altogether ("vision_config"), for messages that quote a value: a default
+    /// that does not fit the weights is not a value the file gave. Not part of equality.
+    public var assumedKeys: Set<String> = []
 
     public init() {}
+
+    public static func == (a: CLIPConfiguration, b: CLIPConfiguration) -> Bool {
+        a.text == b.text && a.vision == b.vision && a.projectionDim == b.projectionDim
+            && a.logitScaleInit == b.logitScaleInit && a.isRandom == b.isRandom
+    }
+
+    /// Why the values of `keys` (full paths) are defaults, when any is: "config.json has no vision_config, so
+    /// transformers' defaults were assumed for it", "config.json has no text_config.vocab_size, so transformers'
+    /// default was assumed"; nil when the file gave them all.
+    public func assumption(for keys: [String]) -> String? {
+        let sections = keys.filter { $0.contains(".") }.compactMap { $0.split(separator: ".").first.map(String.init) }
+            .filter { assumedKeys.contains($0) }
+        if let section = sections.first {
+            return "config.json has no \(section), so transformers' defaults were assumed for it"
+        }
+        // A legacy file's keys are read from text_config_dict / vision_config_dict.
+        let missing = keys.filter { key in
+            let parts = key.split(separator: ".", maxSplits: 1)
+            let legacy = parts.count == 2 ? "\(parts[0])_dict.\(parts[1])" : key
+            return assumedKeys.contains(key) || assumedKeys.contains(legacy)
+        }
+        guard !missing.isEmpty else { return nil }
+        return "config.json has no \(missing.joined(separator: ", ")), so transformers' "
+            + (missing.count == 1 ? "default was" : "defaults were") + " assumed"
+    }
 
     /// Reads and validates `url` (a `config.json`): a regular file (never a FIFO or device, which could block) of
     /// at most `ConfigurationLimits.fileBytes` bytes. Throws `CLIPConfigurationError`.
@@ -127,6 +156,7 @@ public struct CLIPConfiguration: Sendable, Equatable {
         }
         guard let top = root.objectValue else { throw CLIPConfigurationError.notAnObject(file: file, key: nil) }
         let reader = KeyReader(file: file)
+        defer { assumedKeys = reader.assumed }
 
         if let modelType = try reader.string(top, "model_type", path: ""), modelType != "clip" {
             throw CLIPConfigurationError.notCLIP(file: file, modelType: modelType)
@@ -229,23 +259,38 @@ public enum CLIPConfigurationError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Typed access to configuration keys, with errors that name the file and the full key path.
-private struct KeyReader {
+/// Typed access to configuration keys, with errors that name the file and the full key path; notes the keys the
+/// file lacks (their defaults are taken).
+private final class KeyReader {
     let file: String
+    private(set) var assumed: Set<String> = []
+
+    init(file: String) {
+        self.file = file
+    }
+
+    /// The value of `key`, noting when the file lacks it.
+    private func lookup(_ object: [String: JSONValue], _ key: String, path: String) -> JSONValue? {
+        guard let value = object[key] else {
+            assumed.insert(path + key)
+            return nil
+        }
+        return value
+    }
 
     func wrongType(_ path: String, _ key: String, _ expected: String, _ value: JSONValue) -> CLIPConfigurationError {
         .wrongType(file: file, key: path + key, expected: expected, found: value.summary)
     }
 
     func int(_ object: [String: JSONValue], _ key: String, path: String) throws -> Int? {
-        guard let value = object[key] else { return nil }
+        guard let value = lookup(object, key, path: path) else { return nil }
         guard let result = value.intValue else { throw wrongType(path, key, "an integer", value) }
         return result
     }
 
     /// A number that fits a 32-bit float.
     func float(_ object: [String: JSONValue], _ key: String, path: String) throws -> Float? {
-        guard let value = object[key] else { return nil }
+        guard let value = lookup(object, key, path: path) else { return nil }
         guard let result = value.doubleValue else { throw wrongType(path, key, "a number", value) }
         guard Float(result).isFinite else {
             throw CLIPConfigurationError.invalidValue(
@@ -256,20 +301,20 @@ private struct KeyReader {
     }
 
     func bool(_ object: [String: JSONValue], _ key: String, path: String) throws -> Bool? {
-        guard let value = object[key] else { return nil }
+        guard let value = lookup(object, key, path: path) else { return nil }
         guard let result = value.boolValue else { throw wrongType(path, key, "true or false", value) }
         return result
     }
 
     func string(_ object: [String: JSONValue], _ key: String, path: String) throws -> String? {
-        guard let value = object[key] else { return nil }
+        guard let value = lookup(object, key, path: path) else { return nil }
         guard let result = value.stringValue else { throw wrongType(path, key, "a string", value) }
         return result
     }
 
     /// `image_size` / `patch_size`: an integer or a square [h, w] pair.
     func squareSize(_ object: [String: JSONValue], _ key: String, path: String) throws -> Int? {
-        guard let value = object[key] else { return nil }
+        guard let value = lookup(object, key, path: path) else { return nil }
         if let size = value.intValue { return size }
         if let items = value.arrayValue, items.count == 2, let height = items[0].intValue,
             let width = items[1].intValue
@@ -312,6 +357,7 @@ private struct KeyReader {
             }
             return (key, fields)
         }
+        assumed.insert(modern)
         return (modern, [:])
     }
 

@@ -56,17 +56,20 @@ public final class StagingFolder {
         guard mkdir(url.path, 0o755) == 0 else {
             throw StagingError.cannotCreate(destination: destination.description, reason: Self.text(errno))
         }
-        Self.removeAbandoned(in: url.deletingLastPathComponent())
+        Self.removeAbandoned(in: url.deletingLastPathComponent(), prefix: ".clipcam-partial-")
     }
 
-    /// Removes hidden folders that earlier runs killed outright (SIGKILL, a power cut) left in `folder`: those named
-    /// `.clipcam-partial-<pid>-…` whose process no longer exists. A live run's folder is never touched.
-    static func removeAbandoned(in folder: URL) {
-        let prefix = ".clipcam-partial-"
+    /// Removes what earlier runs killed outright (SIGKILL, a power cut) left in `folder`: the entries named
+    /// `<prefix><pid>` or `<prefix><pid>-…` (`.clipcam-partial-<pid>-…`, `clipcam-bench-<pid>`) whose process no
+    /// longer exists. A live run's entry, and one of a process this user may not signal, is never touched.
+    public static func removeAbandoned(in folder: URL, prefix: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return }
         for name in names where name.hasPrefix(prefix) {
-            let fields = name.dropFirst(prefix.count).split(separator: "-", maxSplits: 1)
-            guard fields.count == 2, let pid = Int32(fields[0]), pid > 0, pid != getpid() else { continue }
+            let fields = name.dropFirst(prefix.count).split(
+                separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let field = fields.first, field.allSatisfy({ $0.isASCII && $0.isNumber }), let pid = Int32(field),
+                pid > 0, pid != getpid()
+            else { continue }
             guard kill(pid, 0) == -1 && errno == ESRCH else { continue }
             try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
         }

@@ -98,12 +98,15 @@ enum TensorName {
 public enum CLIPWeightsError: Error, CustomStringConvertible, Equatable {
     case missingTensor(file: String, tensor: String)
     case unexpectedTensor(file: String, tensor: String)
-    case wrongShape(file: String, tensor: String, expected: [Int], actual: [Int])
+    /// `assumption`: why some of the sizes behind `expected` are defaults (`CLIPConfiguration.assumption`).
+    case wrongShape(file: String, tensor: String, expected: [Int], actual: [Int], assumption: String? = nil)
     case wrongDType(file: String, tensor: String, expected: String, actual: DType)
     /// A weight is NaN or infinite: every embedding would be NaN.
     case notFinite(file: String, tensor: String, index: Int, value: Float)
     /// config.json gives a tower `configured` layers, but the file holds the layers `found` (sorted indices).
-    case layerCount(file: String, tower: String, key: String, configured: Int, found: [Int])
+    /// `assumption`: why `configured` is a default rather than the file's value.
+    case layerCount(
+        file: String, tower: String, key: String, configured: Int, found: [Int], assumption: String? = nil)
 
     public var description: String {
         switch self {
@@ -113,14 +116,18 @@ public enum CLIPWeightsError: Error, CustomStringConvertible, Equatable {
         case .unexpectedTensor(let file, let tensor):
             return "\(file) holds tensor \"\(tensor)\" that a CLIP model with this config.json does not use; "
                 + "the weights and config.json do not belong together"
-        case .wrongShape(let file, let tensor, let expected, let actual):
-            return "\(file): tensor \"\(tensor)\" has shape \(actual), but config.json implies \(expected)"
+        case .wrongShape(let file, let tensor, let expected, let actual, let assumption):
+            guard let assumption else {
+                return "\(file): tensor \"\(tensor)\" has shape \(actual), but config.json implies \(expected)"
+            }
+            return "\(file): tensor \"\(tensor)\" has shape \(actual), but \(assumption), which imply \(expected); "
+                + "give config.json the keys for these weights (the config.json that came with them)"
         case .wrongDType(let file, let tensor, let expected, let actual):
             return "\(file): tensor \"\(tensor)\" has dtype \(actual.rawValue), expected \(expected)"
         case .notFinite(let file, let tensor, let index, let value):
             return "\(file): tensor \"\(tensor)\" holds \(value) (element \(index)); a CLIP model's weights are finite "
                 + "numbers, so the file is damaged: fetch or write it again"
-        case .layerCount(let file, let tower, let key, let configured, let found):
+        case .layerCount(let file, let tower, let key, let configured, let found, let assumption):
             let held: String
             if found.isEmpty {
                 held = "no \(tower) layers"
@@ -130,8 +137,12 @@ public enum CLIPWeightsError: Error, CustomStringConvertible, Equatable {
                 let shown = found.prefix(8).map(String.init).joined(separator: ", ")
                 held = "\(tower) layers numbered \(shown)\(found.count > 8 ? ", …" : "") (\(found.count) in all)"
             }
-            return "config.json's \(key) is \(configured), but \(file) holds \(held); the weights and config.json "
-                + "do not belong together"
+            guard let assumption else {
+                return "config.json's \(key) is \(configured), but \(file) holds \(held); the weights and config.json "
+                    + "do not belong together"
+            }
+            return "\(assumption) (\(key) \(configured)), but \(file) holds \(held); give config.json the keys for "
+                + "these weights (the config.json that came with them)"
         }
     }
 }
@@ -247,27 +258,55 @@ struct CLIPWeights {
         ] {
             let found = TensorName.layerIndices(tower, in: file.tensors.keys)
             guard found == Array(0..<count) else {
-                throw CLIPWeightsError.layerCount(file: path, tower: tower, key: key, configured: count, found: found)
+                throw CLIPWeightsError.layerCount(
+                    file: path, tower: tower, key: key, configured: count, found: found,
+                    assumption: configuration.assumption(for: [key]))
             }
         }
         let text = configuration.text
         let vision = configuration.vision
         let firstText = TensorName.layer(TensorName.text, 0) + "."
         let firstVision = TensorName.layer(TensorName.vision, 0) + "."
-        let sizes: [(String, [Int])] = [
-            (TensorName.tokenEmbedding, [text.vocabSize, text.hiddenSize]),
-            (TensorName.textPositionEmbedding, [text.maxPositionEmbeddings, text.hiddenSize]),
-            (firstText + TensorName.fc1 + ".weight", [text.intermediateSize, text.hiddenSize]),
-            (TensorName.patchEmbedding, [vision.hiddenSize, vision.numChannels, vision.patchSize, vision.patchSize]),
-            (TensorName.visionPositionEmbedding, [vision.tokenCount, vision.hiddenSize]),
-            (firstVision + TensorName.fc1 + ".weight", [vision.intermediateSize, vision.hiddenSize]),
-            (TensorName.textProjection, [configuration.projectionDim, text.hiddenSize]),
-            (TensorName.visualProjection, [configuration.projectionDim, vision.hiddenSize]),
+        // Each tensor's shape and the config.json keys it comes from.
+        let t = "text_config."
+        let v = "vision_config."
+        let sizes: [(String, [Int], [String])] = [
+            (TensorName.tokenEmbedding, [text.vocabSize, text.hiddenSize], [t + "vocab_size", t + "hidden_size"]),
+            (
+                TensorName.textPositionEmbedding, [text.maxPositionEmbeddings, text.hiddenSize],
+                [t + "max_position_embeddings", t + "hidden_size"]
+            ),
+            (
+                firstText + TensorName.fc1 + ".weight", [text.intermediateSize, text.hiddenSize],
+                [t + "intermediate_size", t + "hidden_size"]
+            ),
+            (
+                TensorName.patchEmbedding, [vision.hiddenSize, vision.numChannels, vision.patchSize, vision.patchSize],
+                [v + "hidden_size", v + "num_channels", v + "patch_size"]
+            ),
+            (
+                TensorName.visionPositionEmbedding, [vision.tokenCount, vision.hiddenSize],
+                [v + "image_size", v + "patch_size", v + "hidden_size"]
+            ),
+            (
+                firstVision + TensorName.fc1 + ".weight", [vision.intermediateSize, vision.hiddenSize],
+                [v + "intermediate_size", v + "hidden_size"]
+            ),
+            (
+                TensorName.textProjection, [configuration.projectionDim, text.hiddenSize],
+                ["projection_dim", t + "hidden_size"]
+            ),
+            (
+                TensorName.visualProjection, [configuration.projectionDim, vision.hiddenSize],
+                ["projection_dim", v + "hidden_size"]
+            ),
         ]
-        for (name, shape) in sizes {
+        for (name, shape, keys) in sizes {
             guard let info = file.tensors[name] else { throw CLIPWeightsError.missingTensor(file: path, tensor: name) }
             guard info.shape == shape else {
-                throw CLIPWeightsError.wrongShape(file: path, tensor: name, expected: shape, actual: info.shape)
+                throw CLIPWeightsError.wrongShape(
+                    file: path, tensor: name, expected: shape, actual: info.shape,
+                    assumption: configuration.assumption(for: keys))
             }
         }
     }

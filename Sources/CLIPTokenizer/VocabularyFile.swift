@@ -52,6 +52,7 @@ enum VocabularyFile {
         try bytes.withUnsafeBufferPointer { buffer in
             let newline = UInt8(ascii: "\n")
             let space = UInt8(ascii: " ")
+            let carriageReturn = UInt8(ascii: "\r")
             var start = 0
             var line = 0
             while start < buffer.count {
@@ -66,9 +67,13 @@ enum VocabularyFile {
                     }
                     end += 1
                 }
-                let text = UnsafeBufferPointer(rebasing: buffer[start..<end])
                 let lineStart = start
+                let lineEnd = end
                 start = end + 1
+                // A CRLF line end (a file saved on Windows) ends the line as LF does: transformers 5.24 reads merges.txt
+                // with the tokenizers library, whose line reader (Rust's `BufRead::lines`) drops "\r\n" whole.
+                if end < buffer.count && end > lineStart && buffer[end - 1] == carriageReturn { end -= 1 }
+                let text = UnsafeBufferPointer(rebasing: buffer[lineStart..<end])
                 if line == 1 && text.starts(with: "#version".utf8) {
                     continue
                 }
@@ -76,7 +81,7 @@ enum VocabularyFile {
                     .badMergesLine(url, line: line, text: String(decoding: text, as: UTF8.self), reason: reason)
                 }
                 if text.isEmpty {
-                    if end >= buffer.count - 1 { continue }  // the file's final line break
+                    if lineEnd >= buffer.count - 1 { continue }  // the file's final line break
                     throw fail("the line is empty")
                 }
                 guard gap >= 0 else { throw fail("there is no space between the two symbols") }

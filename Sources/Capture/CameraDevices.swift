@@ -4,6 +4,7 @@
 // converts any of them to the BGR24 clipcam reads.
 import CV4L2
 import Glibc
+import SafeFiles
 
 /// A video capture node: its names and the formats the camera sends.
 public struct CameraNode: Sendable, Equatable, Encodable {
@@ -90,10 +91,7 @@ public enum CameraDevices {
     /// before anything else is loaded, with the error the camera source would give (`notV4L2Device`).
     public static func runSource(_ spec: String?) throws -> String {
         guard let spec else { return try firstCapture() }
-        var status = stat()
-        if stat(spec, &status) == 0, status.st_mode & S_IFMT == S_IFCHR, let refusal = V4L2Device.refusal(spec) {
-            throw refusal
-        }
+        if FileKind.of(SystemPath(spec)) == .characterDevice, let refusal = V4L2Device.refusal(spec) { throw refusal }
         return spec
     }
 

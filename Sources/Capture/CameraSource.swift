@@ -342,7 +342,7 @@ public final class CameraSource: FrameSource {
         while !stopSignal.wait(seconds: 0.25) {
             do {
                 return try setUp()
-            } catch CameraError.missing, CameraError.busy, CameraError.unplugged {
+            } catch CameraError.missing, CameraError.noDriver, CameraError.busy, CameraError.unplugged {
                 continue
             } catch CameraError.ioctlFailed(_, _, let code) where code == ENODEV || code == EIO {
                 continue

@@ -4,6 +4,9 @@ import Glibc
 public enum CameraError: Error, CustomStringConvertible, Equatable {
     case missing(device: String, available: [String])
     case busy(device: String)
+    /// The node exists and is a video4linux character device (`number`, "81:0"), but opening it fails with ENXIO
+    /// or ENODEV: no driver or device answers on it.
+    case noDriver(device: String, number: String)
     case permissionDenied(device: String)
     case openFailed(device: String, errno: Int32)
     case notCaptureDevice(device: String, card: String)
@@ -41,6 +44,10 @@ public enum CameraError: Error, CustomStringConvertible, Equatable {
                 : "devices present: "
                     + available.joined(separator: ", ")
             return "\(device) does not exist (\(list)); plug in a camera or pass --source with another device"
+        case .noDriver(let device, let number):
+            return "\(device) is a video4linux character device (\(number)), but no device or driver answers on it "
+                + "(the camera is unplugged, or its driver is not loaded); plug in the camera, or give another "
+                + "device (`clipcam cameras` lists them)"
         case .busy(let device):
             return "\(device) is busy: another program is using the camera; close it (see `fuser \(device)`) "
                 + "and try again"
@@ -131,8 +138,13 @@ public enum SourceError: Error, CustomStringConvertible, Equatable {
         case .syntheticOutOfRange(let spec, let what, let requirement):
             return "'\(spec)': the \(what) is out of range (\(requirement))"
         case .notAFile(let path, let kind):
+            // Say why of what is there: a disk is not a stream.
+            let why =
+                kind.hasPrefix("a block device")
+                ? "a block device is a disk or partition, not a video: copy the video to a file first"
+                : "clipcam does not read video from pipes or sockets: save the stream to a file first"
             return "\(path) is \(kind); give a camera (/dev/videoN), a video or image file, a folder of images or "
-                + "'synthetic' (clipcam does not read video from pipes or sockets: save the stream to a file first)"
+                + "'synthetic' (\(why))"
         case .invalidFrameRate(let fps):
             return "frame rate \(fps) is not usable; give a positive number of frames per second"
         case .toolMissing(let tool):

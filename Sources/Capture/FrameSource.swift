@@ -107,4 +107,25 @@ public enum FrameLimits {
         guard width * height <= maxPixels else { return "at most 7680x4320 pixels in all (8K UHD)" }
         return nil
     }
+
+    /// "WxH" (or "WXH") as two whole numbers, nil when the text is not of that form. A side too large for an `Int`
+    /// becomes `Int.max` (too small, `Int.min`), so that `sizeProblem` says it is out of range: a number is a
+    /// number however many digits it has.
+    public static func parseSize(_ text: some StringProtocol) -> (width: Int, height: Int)? {
+        let parts = text.split(omittingEmptySubsequences: false) { $0 == "x" || $0 == "X" }
+        guard parts.count == 2, let width = wholeNumber(parts[0]), let height = wholeNumber(parts[1]) else {
+            return nil
+        }
+        return (width, height)
+    }
+
+    /// A whole number in decimal digits with an optional sign, clamped to `Int`'s range; nil when the text is not
+    /// one.
+    public static func wholeNumber(_ text: some StringProtocol) -> Int? {
+        if let value = Int(text) { return value }
+        let text = Substring(text)
+        let digits = text.first == "-" || text.first == "+" ? text.dropFirst() : text
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return text.first == "-" ? Int.min : Int.max
+    }
 }

@@ -73,25 +73,28 @@ public enum FrameSources {
         var width = options.width
         var height = options.height
         var fps = options.fps ?? 30
+        // The size as written, for messages (a side too large for an Int is kept as Int.max).
+        var sizeText = "\(width)x\(height)"
         let rest = spec.dropFirst("synthetic".count).drop { $0 == ":" }
         if !rest.isEmpty {
             let parts = rest.split(separator: "@", omittingEmptySubsequences: false)
             guard parts.count <= 2 else { throw SourceError.invalidSyntheticSpec(spec: spec) }
             if !parts[0].isEmpty {
-                let size = parts[0].split(separator: "x", omittingEmptySubsequences: false)
-                guard size.count == 2, let w = Int(size[0]), let h = Int(size[1]) else {
+                guard let size = FrameLimits.parseSize(parts[0]) else {
                     throw SourceError.invalidSyntheticSpec(spec: spec)
                 }
-                width = w
-                height = h
+                (width, height) = size
+                sizeText = String(parts[0])
             }
             if parts.count == 2 {
-                guard let rate = Double(parts[1]) else { throw SourceError.invalidSyntheticSpec(spec: spec) }
+                guard let rate = Double(parts[1]), !rate.isNaN else {
+                    throw SourceError.invalidSyntheticSpec(spec: spec)
+                }
                 fps = rate
             }
         }
         if let problem = FrameLimits.sizeProblem(width: width, height: height) {
-            throw SourceError.syntheticOutOfRange(spec: spec, what: "size \(width)x\(height)", requirement: problem)
+            throw SourceError.syntheticOutOfRange(spec: spec, what: "size \(sizeText)", requirement: problem)
         }
         guard FrameLimits.fps.contains(fps) else {
             throw SourceError.syntheticOutOfRange(

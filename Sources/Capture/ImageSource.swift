@@ -26,10 +26,11 @@ public final class ImageSource: FrameSource {
 
     /// `path` is an image file or a folder. `options.fps` defaults to 30 for a file and 1 for a folder.
     public init(path: String, options: CaptureOptions = CaptureOptions()) throws {
-        var status = stat()
-        guard stat(path, &status) == 0 else { throw SourceError.notFound(path: path) }
+        // By its bytes: a name that is not UTF-8 names the file as typed (see `SystemPath`).
+        let kind = FileKind.of(SystemPath(path))
+        guard kind != .missing else { throw SourceError.notFound(path: path) }
         self.path = path
-        isFolder = status.st_mode & S_IFMT == S_IFDIR
+        isFolder = kind == .directory
         fps = options.fps ?? (isFolder ? 1 : 30)
         guard fps > 0, fps.isFinite else { throw SourceError.invalidFrameRate(fps) }
         fast = options.fast

@@ -89,16 +89,6 @@ let videoMajor: UInt32 = 81
 let memoryMMap = UInt32(V4L2_MEMORY_MMAP.rawValue)
 let pixelFormatBGR24 = fourcc("BGR3")
 
-/// The major number of a device number (glibc's `major()`, a macro Swift cannot import).
-func deviceMajor(_ device: dev_t) -> UInt32 {
-    UInt32(truncatingIfNeeded: (device >> 8) & 0xfff | (device >> 32) & ~0xfff)
-}
-
-/// The minor number of a device number (glibc's `minor()`).
-func deviceMinor(_ device: dev_t) -> UInt32 {
-    UInt32(truncatingIfNeeded: device & 0xff | (device >> 12) & ~0xff)
-}
-
 /// A node's answer to QUERYCAP: names and what it can do.
 struct V4L2Capability: Sendable, Equatable {
     /// The driver, e.g. "uvcvideo".
@@ -141,11 +131,19 @@ final class V4L2Device {
     init(path: String) throws {
         self.path = path
         if let refusal = V4L2Device.refusal(path) { throw refusal }
-        let fd = clipcam_v4l2_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
+        // By its bytes: a name that is not UTF-8 names the node as typed (see `SystemPath`).
+        let node = SystemPath(path)
+        let fd = node.withCString { clipcam_v4l2_open($0, O_RDWR | O_NONBLOCK | O_CLOEXEC) }
         guard fd >= 0 else {
             let code = errno
             switch code {
-            case ENOENT, ENXIO, ENODEV: throw CameraError.missing(device: path, available: V4L2Device.present())
+            case ENXIO, ENODEV:
+                // The node is there but nothing answers on it; when it is gone too, it is missing.
+                guard let number = DeviceNumber(of: node) else {
+                    throw CameraError.missing(device: path, available: V4L2Device.present())
+                }
+                throw CameraError.noDriver(device: path, number: number.description)
+            case ENOENT: throw CameraError.missing(device: path, available: V4L2Device.present())
             case EBUSY: throw CameraError.busy(device: path)
             case EACCES, EPERM: throw CameraError.permissionDenied(device: path)
             case ENOTTY, EINVAL:
@@ -158,18 +156,19 @@ final class V4L2Device {
 
     /// Why `path` cannot be a V4L2 device node, judged from `stat` alone; nil when it may be one.
     static func refusal(_ path: String) -> CameraError? {
-        var status = stat()
-        guard stat(path, &status) == 0 else { return nil }
-        switch status.st_mode & S_IFMT {
-        case S_IFCHR:
-            let major = deviceMajor(status.st_rdev)
-            guard major != videoMajor else { return nil }
-            let number = "\(major):\(deviceMinor(status.st_rdev))"
+        let node = SystemPath(path)
+        switch FileKind.of(node) {
+        case .missing: return nil
+        case .characterDevice:
+            guard let number = DeviceNumber(of: node), number.major != videoMajor else { return nil }
             return .notV4L2Device(
                 device: path, what: "a character device (\(number); video4linux devices are \(videoMajor):N)")
-        case S_IFDIR: return .notV4L2Device(device: path, what: "a folder")
-        case S_IFREG: return .notV4L2Device(device: path, what: "a regular file")
-        default: return .notV4L2Device(device: path, what: "neither a file nor a character device")
+        case .directory: return .notV4L2Device(device: path, what: "a folder")
+        case .regular: return .notV4L2Device(device: path, what: "a regular file")
+        case .blockDevice:
+            let number = DeviceNumber(of: node).map { " (\($0))" } ?? ""
+            return .notV4L2Device(device: path, what: "a block device\(number), a disk or partition,")
+        case let kind: return .notV4L2Device(device: path, what: kind.noun)
         }
     }
 

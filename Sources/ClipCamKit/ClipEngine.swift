@@ -49,14 +49,23 @@ public final class ClipEngine {
     public var isRandom: Bool { model.configuration.isRandom }
     public var logitScale: Float { model.logitScale }
 
+    /// The characters of a prompt that messages and tables show; a longer one is shown by its start and length.
+    public static let shownPromptLength = 60
+
+    /// A prompt as messages and tables show it: whole when it is at most `shownPromptLength` characters, else its
+    /// start and its length (`"a very long…" (5300 characters)`), quoted when `quoted`. JSON, JSONL and CSV keep
+    /// every prompt whole.
+    public static func shownPrompt(_ text: String, quoted: Bool = false) -> String {
+        let mark = quoted ? "\"" : ""
+        guard text.count > shownPromptLength else { return mark + text + mark }
+        return "\(mark)\(text.prefix(shownPromptLength))…\(mark) (\(text.count) characters)"
+    }
+
     /// What to tell the user when `text` was cut to the model's context. A long prompt is quoted by its start
-    /// (the first 60 characters) and its length, not echoed whole.
+    /// and its length (`shownPrompt`), not echoed whole.
     /// `count` > 1: that many prompts were cut, `text` the first of them.
     public static func truncationWarning(_ text: String, count: Int = 1) -> String {
-        let limit = 60
-        let quoted =
-            text.count <= limit
-            ? "\"\(text)\"" : "\"\(text.prefix(limit))…\" (\(text.count) characters)"
+        let quoted = shownPrompt(text, quoted: true)
         if count > 1 {
             return "warning: \(count) prompts are longer than CLIP's 77 tokens, the first \(quoted); only the start of "
                 + "each is used"

@@ -37,7 +37,25 @@ final class LiveDisplay {
         if requested.isEmpty && ["DISPLAY", "WAYLAND_DISPLAY"].allSatisfy({ (environment[$0] ?? "").isEmpty }) {
             throw PipelineError.noDisplay(driver: nil)
         }
-        window = try DisplayWindow(title: "clipcam", size: size, fonts: try OverlayFonts(override: fontPath))
+        // libwayland finds its compositor through $WAYLAND_DISPLAY when that is a path, else through
+        // $XDG_RUNTIME_DIR, and without either it only prints "error: XDG_RUNTIME_DIR is invalid or not set in the
+        // environment." on standard error when SDL tries it. Then X11 is the only display there can be: SDL is asked
+        // for it alone, and its failure is told as clipcam's own message.
+        let display = environment["DISPLAY"] ?? ""
+        let waylandReachable =
+            (environment["WAYLAND_DISPLAY"] ?? "").hasPrefix("/")
+            || (environment["XDG_RUNTIME_DIR"] ?? "").hasPrefix("/")
+        let onlyX11 = requested.isEmpty && !display.isEmpty && !waylandReachable
+        let fonts = try OverlayFonts(override: fontPath)
+        do {
+            window = try DisplayWindow(title: "clipcam", size: size, fonts: fonts, videoDriver: onlyX11 ? "x11" : nil)
+        } catch let error as SDLError where onlyX11 {
+            guard case .callFailed = error else { throw error }
+            throw PipelineError.noDisplay(
+                driver: nil,
+                reason: "SDL cannot open the X display \(display): \(SDLError.currentMessage()); Wayland is out of "
+                    + "reach too, $XDG_RUNTIME_DIR being unset")
+        }
         if window.video.isHeadless && requested.isEmpty {
             throw PipelineError.noDisplay(driver: window.video.driver)
         }

@@ -42,6 +42,36 @@ public enum ModelLocation {
         cacheDirectory.appendingPathComponent("random-vit-b-32")
     }
 
+    /// What the no-model hint suggests for a random model: `.existing` when `suggestedRandomDirectory` already holds
+    /// a model (to be named with --model), else `.write` with a folder `clipcam model random` would write: the
+    /// suggested one, or when something else is there, the first free `random-vit-b-32-N` beside it.
+    public enum RandomSuggestion: Equatable {
+        case existing(URL)
+        case write(URL)
+    }
+
+    public static var randomSuggestion: RandomSuggestion {
+        let suggested = suggestedRandomDirectory
+        if holdsModel(suggested) { return .existing(suggested) }
+        var candidate = suggested
+        var number = 2
+        while FileKind.of(SystemPath(candidate.path)) != .missing {
+            if holdsModel(candidate) { return .existing(candidate) }
+            candidate = suggested.deletingLastPathComponent().appendingPathComponent(
+                suggested.lastPathComponent + "-\(number)")
+            number += 1
+        }
+        return .write(candidate)
+    }
+
+    /// Whether `directory` is a folder holding the four files of a model.
+    static func holdsModel(_ directory: URL) -> Bool {
+        FileKind.of(SystemPath(directory.path)) == .directory
+            && requiredFiles.allSatisfy {
+                FileKind.of(SystemPath(directory.appendingPathComponent($0).path)) == .regular
+            }
+    }
+
     /// The folder CLIP's real BPE vocabulary is kept in by `scripts/fetch-vocab` (`$CLIPCAM_VOCAB_DIR`).
     public static var vocabularyDirectory: URL {
         if let dir = SystemPath(environment: "CLIPCAM_VOCAB_DIR") {
@@ -77,7 +107,8 @@ public enum ModelLocation {
         let text = configuration.text
         guard tokenizer.vocabularySize == text.vocabSize else {
             throw ModelFolderError.vocabularySize(
-                folder: directory.path, tokens: tokenizer.vocabularySize, configured: text.vocabSize)
+                folder: directory.path, tokens: tokenizer.vocabularySize, configured: text.vocabSize,
+                assumption: configuration.assumption(for: ["text_config.vocab_size"]))
         }
         if text.poolsAtLargestID {
             guard Int(tokenizer.endToken) == tokenizer.vocabularySize - 1 else {
@@ -92,7 +123,7 @@ public enum ModelLocation {
         ] where Int(id) != configured {
             throw ModelFolderError.specialToken(
                 folder: directory.path, token: token, vocabularyID: Int(id), key: "text_config." + key,
-                configured: configured)
+                configured: configured, assumption: configuration.assumption(for: ["text_config." + key]))
         }
     }
 
@@ -110,8 +141,10 @@ public enum ModelLocation {
 
 /// A model folder whose vocabulary files do not fit its config.json.
 public enum ModelFolderError: Error, CustomStringConvertible, Equatable {
-    case vocabularySize(folder: String, tokens: Int, configured: Int)
-    case specialToken(folder: String, token: String, vocabularyID: Int, key: String, configured: Int)
+    /// `assumption`: why the configured value is a default (`CLIPConfiguration.assumption`).
+    case vocabularySize(folder: String, tokens: Int, configured: Int, assumption: String? = nil)
+    case specialToken(
+        folder: String, token: String, vocabularyID: Int, key: String, configured: Int, assumption: String? = nil)
     case legacyEndToken(folder: String, endID: Int, largest: Int)
 
     public var description: String {
@@ -119,12 +152,16 @@ public enum ModelFolderError: Error, CustomStringConvertible, Equatable {
             "the vocabulary files and the model do not belong together; copy vocab.json and merges.txt "
             + "from the model's own repository"
         switch self {
-        case .vocabularySize(let folder, let tokens, let configured):
-            return "\(folder)/vocab.json holds \(tokens) tokens, but \(folder)/config.json's text_config.vocab_size "
-                + "is \(configured): \(advice)"
-        case .specialToken(let folder, let token, let id, let key, let configured):
-            return "\(folder)/vocab.json gives \(token) the id \(id), but \(folder)/config.json's \(key) is "
-                + "\(configured): \(advice)"
+        case .vocabularySize(let folder, let tokens, let configured, let assumption):
+            let given =
+                assumption.map { "\(folder)/\($0) (text_config.vocab_size \(configured))" }
+                ?? "\(folder)/config.json's text_config.vocab_size is \(configured)"
+            return "\(folder)/vocab.json holds \(tokens) tokens, but \(given): \(advice)"
+        case .specialToken(let folder, let token, let id, let key, let configured, let assumption):
+            let given =
+                assumption.map { "\(folder)/\($0) (\(key) \(configured))" }
+                ?? "\(folder)/config.json's \(key) is \(configured)"
+            return "\(folder)/vocab.json gives \(token) the id \(id), but \(given): \(advice)"
         case .legacyEndToken(let folder, let endID, let largest):
             return "\(folder)/config.json's text_config.eos_token_id is 2, so the model pools at the largest token "
                 + "id (transformers' legacy rule), but \(folder)/vocab.json gives <|endoftext|> the id \(endID), not "
@@ -143,16 +180,28 @@ public enum ModelLocationError: Error, CustomStringConvertible {
         case .unreadable(let dir):
             return "no permission to read the model folder \(dir.path); check its permissions (ls -ld)"
         case .missing(let dir):
-            let random = ModelLocation.suggestedRandomDirectory.path
+            let random: String
+            switch ModelLocation.randomSuggestion {
+            case .existing(let folder):
+                random = """
+                    To try clipcam without the real weights, use the random model in \(folder.path): \
+                    `--model \(folder.path)` (or `export \(ModelLocation.environmentVariable)=\(folder.path)`); \
+                    its scores are meaningless.
+                    """
+            case .write(let folder):
+                random = """
+                    To try clipcam without the real weights, write a random model into a folder of its own and name \
+                    it: `clipcam model random --shape vit-b-32 --out \(folder.path)`, then \
+                    `--model \(folder.path)` (or `export \(ModelLocation.environmentVariable)=\(folder.path)`); \
+                    its scores are meaningless.
+                    """
+            }
             return """
                 no CLIP model at \(dir.path).
                 Download OpenAI's ViT-B/32 there with `clipcam model fetch --out \(dir.path)` (needs internet, \
                 about 600 MB), or point --model or $\(ModelLocation.environmentVariable) at a Hugging Face CLIP \
                 folder (config.json, model.safetensors, vocab.json, merges.txt).
-                To try clipcam without the real weights, write a random model into a folder of its own and name \
-                it: `clipcam model random --shape vit-b-32 --out \(random)`, then \
-                `--model \(random)` (or `export \(ModelLocation.environmentVariable)=\(random)`); its scores \
-                are meaningless.
+                \(random)
                 """
         case .incomplete(let dir, let missing):
             return """

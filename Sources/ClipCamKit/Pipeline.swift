@@ -77,18 +77,20 @@ public enum PipelineError: Error, CustomStringConvertible {
     case screenshotFailed(path: String, reason: String)
     /// There is no screen: no $DISPLAY or $WAYLAND_DISPLAY (driver nil), or SDL fell back to `driver` (offscreen,
     /// dummy).
-    case noDisplay(driver: String?)
+    case noDisplay(driver: String?, reason: String? = nil)
 
     public var description: String {
         switch self {
         case .screenshotFailed(let path, let reason):
             return "cannot save the window to \(path): \(reason); check the folder exists and is writable"
-        case .noDisplay(let driver):
+        case .noDisplay(let driver, let reason):
             let env = ProcessInfo.processInfo.environment
             let variables = ["DISPLAY", "WAYLAND_DISPLAY"].map { name in
                 env[name].map { "$\(name) is \($0)" } ?? "$\(name) is not set"
             }
-            let fallback = driver.map { "; SDL could only draw off screen with its '\($0)' driver" } ?? ""
+            let fallback =
+                (driver.map { "; SDL could only draw off screen with its '\($0)' driver" } ?? "")
+                + (reason.map { "; \($0)" } ?? "")
             return "there is no display to show the window on (\(variables.joined(separator: ", "))\(fallback)). "
                 + "Run clipcam in a desktop session, or add --headless --jsonl - to print each frame's scores "
                 + "(or --jsonl/--csv FILE)"

@@ -94,7 +94,15 @@ public enum PromptFile {
                 if FileManager.default.fileExists(atPath: candidate.path) { return SystemPath(candidate.path) }
             }
         }
-        throw PromptFileError.notFound(spec, available: availableSets())
+        guard !spec.contains("/") else { throw PromptFileError.notFound(spec, available: availableSets()) }
+        let folders = searchFolders
+        let existing = folders.filter { FileKind.of(SystemPath($0.path)) == .directory }
+        guard !existing.isEmpty else {
+            var searched: [String] = []
+            for folder in folders.map(\.path) where !searched.contains(folder) { searched.append(folder) }
+            throw PromptFileError.noPromptsFolder(spec, searched: searched)
+        }
+        throw PromptFileError.noSuchSet(spec, searched: existing.map(\.path), available: availableSets())
     }
 
     private static func firstInvalidLine(_ data: Data) -> Int {
@@ -108,7 +116,12 @@ public enum PromptFile {
 }
 
 public enum PromptFileError: Error, CustomStringConvertible {
+    /// A path (it holds a '/') that names no file.
     case notFound(String, available: [String])
+    /// A set name, and none of the `searched` folders exists.
+    case noPromptsFolder(String, searched: [String])
+    /// A set name that none of the `searched` Prompts folders (those that exist) holds.
+    case noSuchSet(String, searched: [String], available: [String])
     case unreadable(String)
     case notUTF8(String, line: Int)
     case empty(String)
@@ -119,6 +132,15 @@ public enum PromptFileError: Error, CustomStringConvertible {
         case .notFound(let spec, let available):
             let sets = available.isEmpty ? "" : " Named sets: \(available.joined(separator: ", "))."
             return "no prompt file \(spec): give a path to a text file with one prompt a line, or a set name.\(sets)"
+        case .noPromptsFolder(let spec, let searched):
+            return "no prompt file \(spec), and no Prompts folder to look for a set named \(spec) in (looked for "
+                + "\(searched.joined(separator: ", "))); set $CLIPCAM_PROMPTS_DIR to the folder holding the sets "
+                + "(the repository's Prompts), or give the path of a text file with one prompt a line"
+        case .noSuchSet(let spec, let searched, let available):
+            let sets = available.isEmpty ? "" : " Named sets: \(available.joined(separator: ", "))."
+            return "no prompt file \(spec), and no set of that name in \(searched.joined(separator: ", ")) "
+                + "($CLIPCAM_PROMPTS_DIR names another folder of sets); give a set name or the path of a text file "
+                + "with one prompt a line.\(sets)"
         case .unreadable(let path):
             return "cannot read the prompt file \(path)"
         case .notUTF8(let path, let line):

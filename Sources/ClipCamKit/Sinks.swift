@@ -12,12 +12,17 @@ public enum SinkError: Error, CustomStringConvertible, Equatable {
     /// A FIFO nobody reads from: writing would block until someone did.
     case noReader(path: String)
     case isFolder(path: String)
+    /// A device node that opens with ENXIO or ENODEV; `reason` says what it is and why (`DeviceNumber`).
+    case noDevice(path: String, reason: String)
+    /// An existing file that cannot be opened for writing; `kind` is what it is ("a regular file").
+    case cannotOpen(path: String, errno: Int32, kind: String)
 
     public var description: String {
         switch self {
         case .cannotCreate(let path, let code, let kind):
             if let kind {
-                return "cannot write results to \(path): it is \(kind); give a file, a FIFO or a device"
+                return "cannot write results to \(path): it is \(kind); give a file, a FIFO or a character device "
+                    + "(such as /dev/null), or - for standard output"
             }
             return "cannot create \(path): \(String(cString: strerror(code))); check the folder exists and is writable"
         case .writeFailed(let path, let code):
@@ -28,6 +33,10 @@ public enum SinkError: Error, CustomStringConvertible, Equatable {
                 + "(it was left as it is)"
         case .noReader(let path):
             return "\(path) is a FIFO (named pipe) that no program is reading; start the reader first"
+        case .noDevice(let path, let reason):
+            return "cannot write results to \(path): \(reason); give a file, or - for standard output"
+        case .cannotOpen(let path, let code, let kind):
+            return "cannot open \(path) (\(kind)) for writing: \(String(cString: strerror(code)))"
         case .isFolder(let path):
             return "\(path) is a folder; give a file name for the results"
         }
@@ -71,6 +80,12 @@ final class LineWriter {
         }
         let target = SystemPath(path)
         self.path = target.description
+        // A disk or partition: results written there would overwrite what it holds.
+        if FileKind.of(target) == .blockDevice {
+            let number = DeviceNumber(of: target).map { " (\($0))" } ?? ""
+            throw SinkError.cannotCreate(
+                path: target.description, errno: EINVAL, kind: "a block device\(number), a disk or partition")
+        }
         let flags = O_WRONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK
         var fd = target.withCString { open($0, flags | O_CREAT | O_EXCL, 0o644) }
         if fd >= 0 {
@@ -79,12 +94,19 @@ final class LineWriter {
             fd = target.withCString { open($0, flags) }
         }
         guard fd >= 0 else {
-            switch errno {
-            case ENXIO where FileKind.of(target) == .socket:
+            // What the errno means depends on what is there: ENXIO is "no reader" for a FIFO, "no device" for a
+            // device node, "not openable" for a socket.
+            let code = errno
+            let kind = FileKind.of(target)
+            switch (code, kind) {
+            case (ENXIO, .socket):
                 throw SinkError.cannotCreate(path: target.description, errno: ENXIO, kind: "a socket")
-            case ENXIO: throw SinkError.noReader(path: target.description)
-            case EISDIR: throw SinkError.isFolder(path: target.description)
-            default: throw SinkError.cannotCreate(path: target.description, errno: errno)
+            case (ENXIO, .fifo): throw SinkError.noReader(path: target.description)
+            case (ENXIO, .characterDevice), (ENODEV, .characterDevice):
+                throw SinkError.noDevice(path: target.description, reason: DeviceNumber.unansweredReason(target))
+            case (EISDIR, _), (_, .directory): throw SinkError.isFolder(path: target.description)
+            case (_, .missing): throw SinkError.cannotCreate(path: target.description, errno: code)
+            default: throw SinkError.cannotOpen(path: target.description, errno: code, kind: kind.noun)
             }
         }
         var status = stat()

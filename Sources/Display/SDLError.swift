@@ -16,7 +16,8 @@ public enum SDLError: Error, CustomStringConvertible {
         .callFailed(call: call, message: currentMessage())
     }
 
-    static func currentMessage() -> String {
+    /// The text of `SDL_GetError()`: why the last SDL call that failed did.
+    public static func currentMessage() -> String {
         guard let text = SDL_GetError() else { return "(no message from SDL)" }
         let message = String(cString: text)
         return message.isEmpty ? "(no message from SDL)" : message

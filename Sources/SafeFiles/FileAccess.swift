@@ -44,6 +44,54 @@ public enum FileKind: Sendable, Equatable {
     }
 }
 
+/// The numbers of a device node: the major names the driver, the minor the device it drives.
+public struct DeviceNumber: Equatable, Sendable, CustomStringConvertible {
+    public var major: UInt32
+    public var minor: UInt32
+
+    /// glibc's `major()` and `minor()`, macros Swift cannot import.
+    public init(_ device: dev_t) {
+        major = UInt32(truncatingIfNeeded: (device >> 8) & 0xfff | (device >> 32) & ~0xfff)
+        minor = UInt32(truncatingIfNeeded: device & 0xff | (device >> 12) & ~0xff)
+    }
+
+    /// The number of the device node at `path` (following symbolic links); nil when it is not a character or
+    /// block device.
+    public init?(of path: SystemPath) {
+        var status = stat()
+        guard path.withCString({ stat($0, &status) }) == 0 else { return nil }
+        let type = status.st_mode & S_IFMT
+        guard type == S_IFCHR || type == S_IFBLK else { return nil }
+        self.init(status.st_rdev)
+    }
+
+    /// "81:0", as `ls -l` shows it.
+    public var description: String { "\(major):\(minor)" }
+
+    /// The controlling terminal's node, /dev/tty.
+    public static let controllingTerminal = DeviceNumber(major: 5, minor: 0)
+
+    public init(major: UInt32, minor: UInt32) {
+        self.major = major
+        self.minor = minor
+    }
+
+    /// Why opening a device node failed with ENXIO or ENODEV, for messages: the node exists, but nothing
+    /// answers on it (the driver is not loaded, or the device it stood for is gone).
+    public static func unansweredReason(_ path: SystemPath) -> String {
+        let kind = FileKind.of(path)
+        guard let number = DeviceNumber(of: path) else {
+            return "nothing answers on it (\(String(cString: strerror(ENXIO))))"
+        }
+        if kind == .characterDevice && number == .controllingTerminal {
+            return "it is the controlling terminal's character device (\(number)), and this process has no "
+                + "controlling terminal"
+        }
+        return "it is \(kind.noun) (\(number)), but no device or driver answers on it (the driver is not loaded, or "
+            + "the device is gone)"
+    }
+}
+
 /// Why a file could not be read. Each names the file and the role it has for clipcam ("image", "prompt file",
 /// "config.json" …) and says what to do.
 public enum FileAccessError: Error, CustomStringConvertible, Equatable {

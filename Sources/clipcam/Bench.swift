@@ -6,9 +6,10 @@ import Classifier
 import ClipCamKit
 import Foundation
 import Glibc
+import SafeFiles
 import Synchronization
 
-struct Bench: ParsableCommand {
+struct Bench: ParsableCommand, WholeNumberOptions {
     static let configuration = CommandConfiguration(
         abstract:
             "Measure clipcam: the encoders, the whole live pipeline and the start-up time to the first score.",
@@ -98,16 +99,22 @@ struct Bench: ParsableCommand {
     static let runsRange = 1...10_000
     static let pipelineFramesRange = 0...10_000
     static let startupRunsRange = 0...100
+    static let wholeNumberOptions = [
+        "--threads": WholeNumberBound(range: threadsRange, unit: "threads"),
+        "--runs": WholeNumberBound(range: runsRange, unit: "timed runs"),
+        "--pipeline-frames": WholeNumberBound(range: pipelineFramesRange, unit: "scored frames"),
+        "--startup-runs": WholeNumberBound(range: startupRunsRange, unit: "processes"),
+    ]
     /// Seconds a start-up measurement's `clipcam run` may take to print its first line.
     static let startupTimeLimit = 300.0
 
     func validate() throws {
         try checkNotEmpty([("--model", model)])
-        try check(threads, in: Bench.threadsRange, option: "--threads", unit: "threads")
-        try check(runs, in: Bench.runsRange, option: "--runs", unit: "timed runs")
-        try check(pipelineFrames, in: Bench.pipelineFramesRange, option: "--pipeline-frames", unit: "scored frames")
+        try check(threads, option: "--threads", in: Bench.wholeNumberOptions)
+        try check(runs, option: "--runs", in: Bench.wholeNumberOptions)
+        try check(pipelineFrames, option: "--pipeline-frames", in: Bench.wholeNumberOptions)
         try check(pipelineFps, in: FrameLimits.fps, option: "--pipeline-fps", unit: "frames per second")
-        try check(startupRuns, in: Bench.startupRunsRange, option: "--startup-runs", unit: "processes")
+        try check(startupRuns, option: "--startup-runs", in: Bench.wholeNumberOptions)
         if model != nil && shape != nil { throw ValidationError("give --model or --shape, not both") }
     }
 
@@ -115,6 +122,8 @@ struct Bench: ParsableCommand {
         // A random model goes into a folder of this run's own, removed at the end and on Ctrl-C or SIGTERM (a
         // ViT-B/32 is 600 MB), its staging folder included.
         let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("clipcam-bench-\(getpid())")
+        // Those of earlier runs killed outright (SIGKILL, a power cut), which could not remove their own.
+        StagingFolder.removeAbandoned(in: temporary.deletingLastPathComponent(), prefix: "clipcam-bench-")
         defer { try? FileManager.default.removeItem(at: temporary) }
         let watcher = InterruptWatcher { signal in
             try? FileManager.default.removeItem(at: temporary)
@@ -198,7 +207,7 @@ struct Bench: ParsableCommand {
         let achieved = flops / (encoderMs / 1000) / 1e9
         let roofline = BLAS.sgemmGFLOPS()
         var fields: [(String, String)] = [
-            ("model", "\"\(directory.lastPathComponent)\""), ("random", "\(engine.isRandom)"),
+            ("model", JSONText.string(shownModelName(directory))), ("random", "\(engine.isRandom)"),
             ("threads", "\(threads)"), ("runs", "\(runs)"),
             ("load_s", format(loadSeconds, 3)),
             ("image_ms", format(imageMs, 2)), ("images_per_s", format(1000 / imageMs, 2)),
@@ -242,6 +251,13 @@ struct Bench: ParsableCommand {
         } else {
             for (key, value) in fields { print("\(key.padding(toLength: 28, withPad: " ", startingAt: 0)) \(value)") }
         }
+    }
+
+    /// The model folder's name as output shows it: --model's last component as typed (`\xHH` for bytes that are
+    /// not UTF-8, not the /proc/self/fd name clipcam opens it by), else the folder's own name.
+    func shownModelName(_ directory: URL) -> String {
+        guard let model, shape == nil else { return directory.lastPathComponent }
+        return SystemPath(bytes: userPath(model).lastComponent).description
     }
 
     /// What the timed part of the pipeline run did.

@@ -9,6 +9,12 @@ func check<Value: Comparable>(_ value: Value, in range: ClosedRange<Value>, opti
     }
 }
 
+/// Refuses `value` outside the range `bounds` gives `option` (see `WholeNumberOptions`).
+func check(_ value: Int, option: String, in bounds: [String: WholeNumberBound]) throws {
+    let bound = bounds[option]!
+    guard bound.range.contains(value) else { throw ValidationError(bound.refusal(option: option, value: "\(value)")) }
+}
+
 /// Refuses an option given an empty value (`--model ""` would mean the current folder, `--jsonl ""` nothing).
 func checkNotEmpty(_ values: [(option: String, value: String?)]) throws {
     for case let (option, value?) in values where value.isEmpty {

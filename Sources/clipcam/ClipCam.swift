@@ -18,6 +18,10 @@ struct ClipCam: ParsableCommand {
             Run.self, Cameras.self, EmbedImage.self, EmbedText.self, Score.self, Label.self, Model.self, Bench.self,
         ]
     )
+
+    /// Every error starts "error: ", ArgumentParser's as clipcam's own (and as compilers and git write it), not
+    /// ArgumentParser's default "Error: ".
+    static var _errorPrefix: String { "error: " }
 }
 
 /// Writes to standard error, file names shown as the user typed them (see `PathNames`).

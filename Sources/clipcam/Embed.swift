@@ -4,7 +4,8 @@ import Classifier
 import ClipCamKit
 import Foundation
 
-struct EmbedImage: ParsableCommand {
+struct EmbedImage: ParsableCommand, WholeNumberOptions {
+    static let wholeNumberOptions = ModelOptions.wholeNumberOptions
     static let configuration = CommandConfiguration(
         commandName: "embed-image",
         abstract: "Print the CLIP image embedding of each image file as JSON: {\"embeddings\": [[…], …]}.",
@@ -32,7 +33,8 @@ struct EmbedImage: ParsableCommand {
     }
 }
 
-struct EmbedText: ParsableCommand {
+struct EmbedText: ParsableCommand, WholeNumberOptions {
+    static let wholeNumberOptions = ModelOptions.wholeNumberOptions
     static let configuration = CommandConfiguration(
         commandName: "embed-text",
         abstract: "Print the CLIP text embedding of each text as JSON: {\"embeddings\": [[…], …]}.",

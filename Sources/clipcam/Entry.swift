@@ -4,12 +4,30 @@
 // them.
 import ArgumentParser
 import CLinux
+import Capture
 import Foundation
 import SafeFiles
 
 /// A command that takes some options more than once (each occurrence adds a value).
 protocol RepeatableOptions {
     static var repeatableOptions: Set<String> { get }
+}
+
+/// A command's whole-number options and their ranges. `validate()` checks the values against them; `ArgumentRules`
+/// gives a number too large for an `Int` (which ArgumentParser would only call invalid) the same message.
+protocol WholeNumberOptions {
+    static var wholeNumberOptions: [String: WholeNumberBound] { get }
+}
+
+/// The range of a whole-number option and its unit, for messages.
+struct WholeNumberBound {
+    var range: ClosedRange<Int>
+    var unit: String
+
+    /// "--smooth must be between 1 and 1000 (scored frames), not 0"
+    func refusal(option: String, value: String) -> String {
+        "\(option) must be between \(range.lowerBound) and \(range.upperBound) (\(unit)), not \(value)"
+    }
 }
 
 extension ClipCam {
@@ -22,10 +40,11 @@ extension ClipCam {
         do {
             try ArgumentRules.check(arguments)
         } catch {
+            // ArgumentParser's own layout for a bad command line, word for word.
             let path = ArgumentRules.path(of: error.command)
             printError(
-                "Error: \(error.message)\nUsage: \(ClipCam.usageString(for: error.command))\n"
-                    + "  See 'clipcam help\(path.isEmpty ? "" : " " + path)' for more information.")
+                "\(ClipCam._errorPrefix)\(error.message)\nUsage: \(ClipCam.usageString(for: error.command))\n"
+                    + "  See 'clipcam \(path.isEmpty ? "" : path + " ")--help' for more information.")
             Foundation.exit(ExitCode.validationFailure.rawValue)
         }
         do {
@@ -82,12 +101,21 @@ enum ArgumentRules {
             rest = rest.dropFirst()
         }
         let repeatable = (command as? any RepeatableOptions.Type)?.repeatableOptions ?? []
+        let bounded = (command as? any WholeNumberOptions.Type)?.wholeNumberOptions ?? [:]
         var seen: [String: String] = [:]
         for (index, word) in zip(rest.indices, rest) {
             if word == "--" { break }
             guard word.hasPrefix("--"), word.count > 2 else { continue }
-            // A flag and its inversion are one option: --reuse and --no-reuse.
             var name = String(word.prefix { $0 != "=" })
+            // A whole number too large for an Int is as out of range as a smaller one.
+            if let bound = bounded[name] {
+                let value =
+                    word.contains("=") ? String(word.drop { $0 != "=" }.dropFirst()) : rest[(index + 1)...].first
+                if let value, Int(value) == nil, FrameLimits.wholeNumber(value) != nil {
+                    throw ArgumentRuleError(message: bound.refusal(option: name, value: value), command: command)
+                }
+            }
+            // A flag and its inversion are one option: --reuse and --no-reuse.
             if name.hasPrefix("--no-") { name = "--" + name.dropFirst("--no-".count) }
             if repeatable.contains(name) { continue }
             // The occurrence as typed, with its value when it has one ("--fps 15", "--fps=15").

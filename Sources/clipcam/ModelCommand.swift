@@ -144,7 +144,8 @@ struct Model: ParsableCommand {
         }
     }
 
-    struct Info: ParsableCommand {
+    struct Info: ParsableCommand, WholeNumberOptions {
+        static let wholeNumberOptions = ModelOptions.wholeNumberOptions
         static let configuration = CommandConfiguration(
             abstract: "Describe a model folder: shapes, activation, weights.")
 

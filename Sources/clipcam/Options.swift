@@ -8,6 +8,8 @@ struct ModelOptions: ParsableArguments {
     /// The thread counts --threads accepts: more than the cores of any machine clipcam runs on, and few enough that
     /// the threads and their per-thread attention buffers stay bounded.
     static let threadRange = 1...256
+    /// The whole-number options of a command that loads a model (see `WholeNumberOptions`).
+    static let wholeNumberOptions = ["--threads": WholeNumberBound(range: threadRange, unit: "threads")]
 
     @Option(
         name: .long,
@@ -42,7 +44,7 @@ struct ModelOptions: ParsableArguments {
 
     func validate() throws {
         try checkNotEmpty([("--model", model)])
-        if let threads { try check(threads, in: Self.threadRange, option: "--threads", unit: "threads") }
+        if let threads { try check(threads, option: "--threads", in: Self.wholeNumberOptions) }
     }
 
     /// The model folder as a name Foundation can open: --model (its bytes as typed, through a /proc/self/fd name
@@ -84,17 +86,19 @@ struct RangeOption: ParsableArguments {
     var range: ScoreRange = .heuristic
 
     static func parse(_ text: String) throws -> ScoreRange {
-        let parts = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
-        guard parts.count == 2, let low = parts[0], let high = parts[1], low.isFinite, high.isFinite else {
+        // Read as Doubles, so that a number too large for a Float (1e39) is a number out of range, not a malformed
+        // one.
+        let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, let low = parts[0], let high = parts[1], !low.isNaN, !high.isNaN else {
             throw ValidationError("--range takes two numbers, LOW,HIGH (e.g. 0.15,0.40); got '\(text)'")
         }
         guard (-1...1).contains(low), (-1...1).contains(high) else {
             throw ValidationError("--range takes cosines, between -1 and 1; got '\(text)'")
         }
-        guard high > low else {
+        guard Float(high) > Float(low) else {
             throw ValidationError("--range needs LOW < HIGH; got '\(text)'")
         }
-        return ScoreRange(low: low, high: high)
+        return ScoreRange(low: Float(low), high: Float(high))
     }
 }
 
@@ -115,12 +119,12 @@ func warnIfTruncated(_ texts: [String]) {
 /// `prompts` with repeats dropped, warning about them.
 func uniquePrompts(_ prompts: [String]) -> [String] {
     let (kept, repeated) = PromptFile.unique(prompts)
-    if let first = repeated.first {
+    if let first = repeated.first.map({ ClipEngine.shownPrompt($0, quoted: true) }) {
         printError(
             "warning: "
                 + (repeated.count == 1
-                    ? "the prompt \"\(first)\" is given more than once; it is scored once"
-                    : "\(repeated.count) prompts are given more than once (the first: \"\(first)\"); each is scored once")
+                    ? "the prompt \(first) is given more than once; it is scored once"
+                    : "\(repeated.count) prompts are given more than once (the first: \(first)); each is scored once")
         )
     }
     return kept

@@ -7,8 +7,13 @@ import Display
 import Foundation
 import SafeFiles
 
-struct Run: ParsableCommand, RepeatableOptions {
+struct Run: ParsableCommand, RepeatableOptions, WholeNumberOptions {
     static let repeatableOptions: Set<String> = ["--prompt"]
+    static let wholeNumberOptions = ModelOptions.wholeNumberOptions.merging([
+        "--queue": WholeNumberBound(range: 1...2, unit: "frames"),
+        "--smooth": WholeNumberBound(range: smoothRange, unit: "scored frames"),
+        "--frames": WholeNumberBound(range: framesRange, unit: "frames"),
+    ]) { $1 }
 
     static let configuration = CommandConfiguration(
         abstract: "Classify live video: score each frame against a prompt, or label it with the best of several.",
@@ -137,11 +142,11 @@ struct Run: ParsableCommand, RepeatableOptions {
                     + "\(Run.windowSide.lowerBound)–\(Run.windowSide.upperBound) pixels")
         }
         if let fps { try check(fps, in: FrameLimits.fps, option: "--fps", unit: "frames per second") }
-        try check(queue, in: 1...2, option: "--queue", unit: "frames")
+        try check(queue, option: "--queue", in: Run.wholeNumberOptions)
         if let threshold { try check(threshold, in: 0...100, option: "--threshold", unit: "a scaled score, %") }
-        try check(smooth, in: Run.smoothRange, option: "--smooth", unit: "scored frames")
+        try check(smooth, option: "--smooth", in: Run.wholeNumberOptions)
         try check(reuseThreshold, in: 0...255, option: "--reuse-threshold", unit: "grey levels")
-        if let frames { try check(frames, in: Run.framesRange, option: "--frames", unit: "frames") }
+        if let frames { try check(frames, option: "--frames", in: Run.wholeNumberOptions) }
         if headless && screenshot != nil { throw ValidationError("--screenshot needs the window; drop --headless") }
         if headless && font != nil { throw ValidationError("--font is the window's font; drop it with --headless") }
         if headless && jsonl == nil && csv == nil {
@@ -165,17 +170,28 @@ struct Run: ParsableCommand, RepeatableOptions {
     }
 
     /// The options given that this source does not use, each with why (told, not silently dropped). Decided from
-    /// the spec and the file's name alone (no ffprobe).
+    /// the spec and the file's name alone (no ffprobe): a file whose kind only ffprobe could tell gets none.
     func ignoredOptions(source: String) -> [String] {
         let path = SystemPath(source)
         let kind = FileKind.of(path)
         let name = String(decoding: path.lastComponent, as: UTF8.self).lowercased()
-        let isCamera = kind == .characterDevice || source.hasPrefix("/dev/video")
-        let isVideo = kind == .regular && FrameSources.videoExtensions.contains { name.hasSuffix("." + $0) }
+        let hasExtension = { (extensions: Set<String>) in extensions.contains { name.hasSuffix("." + $0) } }
+        let isSynthetic = source == "synthetic" || source.hasPrefix("synthetic:")
+        let isCamera =
+            !isSynthetic
+            && (kind == .characterDevice || source.hasPrefix("/dev/video") || source.hasPrefix("/dev/v4l/")
+                || (!source.isEmpty && source.allSatisfy { $0.isASCII && $0.isNumber }))
+        let isVideo = kind == .regular && hasExtension(FrameSources.videoExtensions)
+        let isImage = kind == .regular && hasExtension(ImageSource.imageExtensions)
+        let isFolder = kind == .directory
         var warnings: [String] = []
         if isVideo {
             if fps != nil { warnings.append("--fps does nothing for a video file, which plays at its own rate") }
             if size != nil { warnings.append("--size does nothing for a video file, which keeps its own size") }
+        }
+        if isImage && size != nil { warnings.append("--size does nothing for an image, which keeps its own size") }
+        if isFolder && size != nil {
+            warnings.append("--size does nothing for a folder of images, each of which keeps its own size")
         }
         if source.hasPrefix("synthetic:") {
             let spec = source.dropFirst("synthetic:".count)
@@ -184,18 +200,22 @@ struct Run: ParsableCommand, RepeatableOptions {
             }
             if fps != nil && spec.contains("@") { warnings.append("--fps does nothing: '\(source)' names the rate") }
         }
-        if reconnect && !isCamera { warnings.append("--reconnect is for cameras; \(source) is not one") }
+        if reconnect && !isCamera { warnings.append("--reconnect is for cameras; \(path) is not one") }
         if loop && isCamera { warnings.append("--loop is for images and video files; a camera does not end") }
+        if loop && isSynthetic {
+            warnings.append("--loop is for images and video files; a synthetic source does not end")
+        }
         if fast && isCamera { warnings.append("--fast is for files and synthetic sources; a camera has its own rate") }
         return warnings
     }
 
+    /// WxH as two whole numbers; whether they are in range is `validate`'s to say (0x0 and a side of 30 digits
+    /// are sizes out of range, not malformed ones).
     static func parseSize(_ text: String, option: String) throws -> (width: Int, height: Int) {
-        let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
-        guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]), width > 0, height > 0 else {
+        guard let size = FrameLimits.parseSize(text) else {
             throw ValidationError("\(option) takes WIDTHxHEIGHT, e.g. 640x480; got '\(text)'")
         }
-        return (width, height)
+        return size
     }
 
     func run() throws {

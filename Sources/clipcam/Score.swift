@@ -3,8 +3,10 @@ import Capture
 import Classifier
 import ClipCamKit
 import Foundation
+import SafeFiles
 
-struct Score: ParsableCommand {
+struct Score: ParsableCommand, WholeNumberOptions {
+    static let wholeNumberOptions = ModelOptions.wholeNumberOptions
     static let configuration = CommandConfiguration(
         abstract: "Score image files against one prompt: the cosine similarity and the scaled 0–100 % value.",
         discussion: """
@@ -33,7 +35,7 @@ struct Score: ParsableCommand {
         for file in files {
             let image = Scoring.l2Normalized(engine.imageEmbedding(try ImageFile.load(file)))
             let cosine = Scoring.dot(image, text.embedding)
-            results.append((file, cosine, range.range.percent(cosine)))
+            results.append((shownFileName(file), cosine, range.range.percent(cosine)))
         }
         if json {
             let rows = results.map {
@@ -45,7 +47,7 @@ struct Score: ParsableCommand {
                 \(JSONText.number(range.range.high))], "results": [\(rows.joined(separator: ", "))]}
                 """)
         } else {
-            print("prompt: \(prompt)")
+            print("prompt: \(ClipEngine.shownPrompt(prompt))")
             let width = results.map(\.file.count).max() ?? 0
             for r in results {
                 let name = r.file.padding(toLength: max(width, 4), withPad: " ", startingAt: 0)
@@ -57,7 +59,8 @@ struct Score: ParsableCommand {
     }
 }
 
-struct Label: ParsableCommand {
+struct Label: ParsableCommand, WholeNumberOptions {
+    static let wholeNumberOptions = ModelOptions.wholeNumberOptions
     static let configuration = CommandConfiguration(
         abstract: "Label image files with the best of several prompts, with softmax probabilities.",
         discussion: """
@@ -86,6 +89,7 @@ struct Label: ParsableCommand {
         var lines: [String] = []
         for file in files {
             let image = Scoring.l2Normalized(engine.imageEmbedding(try ImageFile.load(file)))
+            let shown = shownFileName(file)
             let cosines = embedded.map { Scoring.dot(image, $0.embedding) }
             let probabilities = Scoring.probabilities(cosines: cosines, logitScale: engine.logitScale)
             let best = probabilities.indices.max { probabilities[$0] < probabilities[$1] }!
@@ -96,19 +100,27 @@ struct Label: ParsableCommand {
                         + "\"probability\": \(JSONText.number(probabilities[i]))}"
                 }
                 lines.append(
-                    "{\"file\": \(JSONText.string(file)), \"label\": \(JSONText.string(texts[best])), "
+                    "{\"file\": \(JSONText.string(shown)), \"label\": \(JSONText.string(texts[best])), "
                         + "\"probability\": \(JSONText.number(probabilities[best])), \"scores\": [\(scores.joined(separator: ", "))]}"
                 )
             } else {
-                print("\(file): \(texts[best])  (p = \(String(format: "%.3f", probabilities[best])))")
+                print(
+                    "\(shown): \(ClipEngine.shownPrompt(texts[best]))  (p = \(String(format: "%.3f", probabilities[best])))"
+                )
                 let order = texts.indices.sorted { probabilities[$0] > probabilities[$1] }
                 for i in order {
                     print(
-                        "    \(String(format: "%6.3f", probabilities[i]))  \(String(format: "%5.1f", range.range.percent(cosines[i]))) %  \(texts[i])"
+                        "    \(String(format: "%6.3f", probabilities[i]))  \(String(format: "%5.1f", range.range.percent(cosines[i]))) %  \(ClipEngine.shownPrompt(texts[i]))"
                     )
                 }
             }
         }
         if json { print("{\"results\": [" + lines.joined(separator: ", ") + "]}") }
     }
+}
+
+/// A file name as the output shows it (tables and JSON alike): the bytes of the name as typed, UTF-8 as it is and
+/// every byte that is not part of valid UTF-8 as `\xHH` (see `SystemPath.description`), never U+FFFD.
+func shownFileName(_ file: String) -> String {
+    SystemPath(file).description
 }

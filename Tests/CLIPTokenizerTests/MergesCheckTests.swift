@@ -6,7 +6,7 @@ import Testing
 
 /// merges.txt must hold the merges vocab.json implies (one per token beyond the 512 byte symbols and the 2 special
 /// tokens), and neither file may block the tokenizer by being a FIFO.
-@Suite struct MergesCheckTests {
+@Suite final class MergesCheckTests {
     let folder: URL
 
     init() throws {
@@ -16,6 +16,10 @@ import Testing
             try FileManager.default.copyItem(
                 at: Fixtures.smallVocabulary.appendingPathComponent(name), to: folder.appendingPathComponent(name))
         }
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: folder)
     }
 
     var merges: URL { folder.appendingPathComponent("merges.txt") }
@@ -70,6 +74,28 @@ import Testing
         let shown = lost.unicodeScalars.map { $0.escaped(asASCII: false) }.joined()
         #expect(
             text.hasPrefix("\(vocabulary.path): the token \"\(shown)\" is made by no merge of merges.txt"), "\(text)")
+    }
+
+    /// A merges.txt (and vocab.json) saved with CRLF line ends loads as transformers 5.24 loads it: the tokenizers
+    /// library reads merges.txt line by line, dropping "\r\n" whole, so the ids are those of the LF file (the ids
+    /// below are transformers' own for this text, with both line ends).
+    @Test func crlfLineEndsReadAsLF() throws {
+        let text = "a photo of a cat, interstellar"
+        let reference: [Int32] = [1512, 320, 1125, 539, 320, 66, 536, 267, 1006, 522, 544, 572, 337, 1513]
+        let lf = try CLIPTokenizer(directory: folder).tokenize(text)
+        #expect(Array(lf.ids.prefix(lf.count)) == reference)
+        for file in [merges, vocabulary] {
+            let bytes = try Data(contentsOf: file)
+            var crlf = Data()
+            for byte in bytes {
+                if byte == 0x0A { crlf.append(0x0D) }
+                crlf.append(byte)
+            }
+            try crlf.write(to: file)
+        }
+        #expect(message() == "loaded")
+        let tokenized = try CLIPTokenizer(directory: folder).tokenize(text)
+        #expect(Array(tokenized.ids.prefix(tokenized.count)) == reference)
     }
 
     @Test func theRealVocabularyPassesTheCheck() throws {

@@ -4,7 +4,7 @@ import Testing
 @testable import CLIPTokenizer
 
 /// Broken vocabulary files fail with a message naming the file (and the line or byte at fault).
-@Suite struct VocabularyErrorTests {
+@Suite final class VocabularyErrorTests {
     let folder: URL
 
     init() throws {
@@ -14,6 +14,10 @@ import Testing
             try FileManager.default.copyItem(
                 at: Fixtures.smallVocabulary.appendingPathComponent(name), to: folder.appendingPathComponent(name))
         }
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: folder)
     }
 
     var vocabulary: URL { folder.appendingPathComponent("vocab.json") }

@@ -35,6 +35,7 @@ func processEnds(_ pid: Int32, within seconds: Double) -> Bool {
     /// A program that hangs is stopped at its time limit, and so is everything it started (its process group).
     @Test func aHangingProgramIsKilledWithItsChildrenAtTheLimit() throws {
         let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
         let pidFile = folder.appendingPathComponent("grandchild").path
         let hang = try script(folder, "hang", "sleep 1000 & echo $! > '\(pidFile)'; wait")
         let start = MonotonicClock.now()
@@ -50,6 +51,7 @@ func processEnds(_ pid: Int32, within seconds: Double) -> Bool {
     /// ffprobe that never answers (as on a stream that never ends) costs its time limit, not for ever.
     @Test func aHangingProbeIsAnUnreadableVideo() throws {
         let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
         let video = try makeTestVideo(in: folder, frames: 2, width: 16, height: 16, fps: 5)
         let ffprobe = try script(folder, "ffprobe", "exec sleep 1000")
         #expect {

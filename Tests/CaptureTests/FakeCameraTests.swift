@@ -4,11 +4,21 @@ import Testing
 @testable import Capture
 
 /// The V4L2 camera source against the simulated camera (Tests/FakeV4L2), preloaded into capture-probe.
-@Suite struct FakeCameraTests {
+@Suite final class FakeCameraTests {
     private let device = "/dev/video7"
+    /// The fake's log of this test, in a folder removed with the suite's instance (one per test).
+    private let folder: URL
+
+    init() throws {
+        folder = try temporaryFolder()
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: folder)
+    }
 
     private func logFile() throws -> URL {
-        try temporaryFolder().appendingPathComponent("fake.log")
+        folder.appendingPathComponent("fake.log")
     }
 
     private func logLines(_ url: URL) -> [String] {

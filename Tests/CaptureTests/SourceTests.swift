@@ -84,6 +84,7 @@ import Testing
 }
 
 @Suite struct ImageSourceTests {
+    /// A folder of three images and the frames they hold, in play order; the caller removes the folder.
     private func folderOfImages() throws -> (URL, [Frame]) {
         let folder = try temporaryFolder()
         var frames: [Frame] = []
@@ -105,6 +106,7 @@ import Testing
 
     @Test func folderPlaysOnceInNaturalOrderWithExactPixels() throws {
         let (folder, expected) = try folderOfImages()
+        defer { try? FileManager.default.removeItem(at: folder) }
         let source = try ImageSource(path: folder.path, options: CaptureOptions(fps: 20, fast: true))
         try source.start()
         #expect(
@@ -126,6 +128,7 @@ import Testing
 
     @Test func folderLoops() throws {
         let (folder, expected) = try folderOfImages()
+        defer { try? FileManager.default.removeItem(at: folder) }
         let source = try ImageSource(path: folder.path, options: CaptureOptions(fast: true, loop: true))
         try source.start()
         for round in 0..<7 {
@@ -135,6 +138,7 @@ import Testing
 
     @Test func singleImageOnceAndLooped() throws {
         let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
         let image = solidFrame(width: 9, height: 5, bgr: (1, 128, 255))
         let path = folder.appendingPathComponent("still.bmp").path
         try writeBMP(image, to: URL(fileURLWithPath: path))
@@ -154,6 +158,7 @@ import Testing
 
     @Test func emptyAndMissingFolders() throws {
         let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
         try Data("x".utf8).write(to: folder.appendingPathComponent("readme.md"))
         let source = try ImageSource(path: folder.path)
         #expect(throws: SourceError.emptyFolder(path: folder.path)) { try source.start() }
@@ -166,6 +171,7 @@ import Testing
 @Suite struct VideoFileSourceTests {
     @Test func decodesEveryFrameExactlyAtTheFileSize() throws {
         let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
         let video = try makeTestVideo(in: folder, frames: 10, width: 64, height: 48, fps: 25)
         // Reference: the same generator rendered straight to raw BGR24.
         let raw = folder.appendingPathComponent("reference.bgr")
@@ -195,6 +201,7 @@ import Testing
 
     @Test func playsAtTheFileRate() throws {
         let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
         let video = try makeTestVideo(in: folder, frames: 10, width: 32, height: 32, fps: 25)
         let source = VideoFileSource(path: video.path)
         try source.start()
@@ -208,6 +215,7 @@ import Testing
 
     @Test func stopKillsTheDecoderOfALoopingVideo() throws {
         let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
         let video = try makeTestVideo(in: folder, frames: 3, width: 32, height: 32, fps: 25)
         let source = VideoFileSource(path: video.path, options: CaptureOptions(fast: true, loop: true))
         try source.start()
@@ -221,6 +229,7 @@ import Testing
 
     @Test func stopSignalEndsABlockedRead() throws {
         let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
         // One frame every 5 s: the wait for the second frame is long enough that a busy machine (the signal may be
         // raised late) cannot make a stop that waited for the whole pacing look prompt.
         let video = try makeTestVideo(in: folder, frames: 3, width: 32, height: 32, fps: 1, rate: "1/5")
@@ -236,6 +245,7 @@ import Testing
 
     @Test func undecodableFileNamesTheFile() throws {
         let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("broken.mp4").path
         try Data("this is not a video".utf8).write(to: URL(fileURLWithPath: path))
         let source = VideoFileSource(path: path)
@@ -261,6 +271,7 @@ import Testing
 @Suite struct FrameSourcesTests {
     @Test func specsSelectTheirKind() throws {
         let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
         let image = folder.appendingPathComponent("a.PNG")
         try Data().write(to: image)
         let video = try makeTestVideo(in: folder, frames: 2, width: 16, height: 16, fps: 5, name: "clip.data")
@@ -318,6 +329,7 @@ import Testing
     /// A FIFO or socket is refused at once by its kind: ffprobe would wait for ever on a FIFO with no writer.
     @Test func pipesAndSocketsAreRefusedAtOnce() throws {
         let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
         let fifo = folder.appendingPathComponent("stream.mp4").path
         try #require(mkfifo(fifo, 0o644) == 0)
         let start = MonotonicClock.now()
@@ -352,6 +364,7 @@ import Testing
             try FrameSources.kind(of: "/no/such/file.mp4")
         }
         let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
         let text = folder.appendingPathComponent("notes.txt")
         try Data("hello".utf8).write(to: text)
         do {

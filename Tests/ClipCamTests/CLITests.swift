@@ -153,7 +153,9 @@ func maxDifference(_ a: [[Float]], _ b: [[Float]]) -> Float {
         let folder = try temporaryFolder("nomodel")
         defer { try? FileManager.default.removeItem(at: folder) }
         let absent = folder.appendingPathComponent("clip-vit-base-patch32")
-        let run = try clipcam(["embed-text", "hello"], environment: ["CLIPCAM_MODEL": absent.path])
+        // A cache of its own: the hint names a random model already in the user's cache instead of writing one.
+        let run = try clipcam(
+            ["embed-text", "hello"], environment: ["CLIPCAM_MODEL": absent.path, "XDG_CACHE_HOME": folder.path])
         #expect(run.status != 0)
         #expect(run.stderr.contains("no CLIP model at \(absent.path)"))
         #expect(run.stderr.contains("clipcam model fetch"))

@@ -303,6 +303,32 @@ final class RunningClipcam {
         #expect(run.stderr.contains("--model \(random)"), "\(run.stderr)")
     }
 
+    /// When the suggested folder already holds a model, the hint names it for --model instead of suggesting a
+    /// `model random` that would be refused; when it holds something else, it suggests a free folder beside it.
+    @Test func theNoModelHintNamesARandomModelThatIsThere() throws {
+        let folder = try temporaryFolder("hint")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let absent = folder.appendingPathComponent("clip-vit-base-patch32")
+        let random = folder.appendingPathComponent("clipcam/random-vit-b-32")
+        try FileManager.default.createDirectory(at: random, withIntermediateDirectories: true)
+        try Data("my notes".utf8).write(to: random.appendingPathComponent("notes.txt"))
+        let environment = ["CLIPCAM_MODEL": absent.path, "XDG_CACHE_HOME": folder.path]
+        let taken = try clipcam(["embed-text", "hello"], environment: environment)
+        #expect(taken.status != 0)
+        #expect(!taken.stderr.contains("--out \(random.path) "), "\(taken.stderr)")
+        #expect(
+            taken.stderr.contains("clipcam model random --shape vit-b-32 --out \(random.path)-2`"), "\(taken.stderr)")
+
+        try FileManager.default.removeItem(at: random)
+        try FileManager.default.copyItem(at: Repo.model("tiny-quickgelu-f32"), to: random)
+        let there = try clipcam(["embed-text", "hello"], environment: environment)
+        #expect(there.status != 0)
+        #expect(!there.stderr.contains("clipcam model random"), "\(there.stderr)")
+        #expect(
+            there.stderr.contains("use the random model in \(random.path): `--model \(random.path)`"), "\(there.stderr)"
+        )
+    }
+
     @Test(arguments: ["0", "257", "1000"])
     func threadsOutsideTheRangeNameTheOptionAndTheRange(threads: String) throws {
         let run = try clipcam(["embed-text", "--model", Repo.model("tiny-gelu-f16").path, "--threads", threads, "a"])

@@ -37,6 +37,29 @@ import Testing
         (["--window-size", "99999x10"], "--window-size 99999x10 is out of range: each side must be 100–8192 pixels"),
         (["--range=-2,0.3"], "--range takes cosines, between -1 and 1; got '-2,0.3'"),
         (["--threads", "300"], "--threads must be between 1 and 256"),
+        // Zero, and numbers too large for an Int, are out of range like any other: not malformed.
+        (["--size", "0x0"], "--size 0x0 is out of range: each side must be 16–8192 pixels"),
+        (["--size", "0x100"], "--size 0x100 is out of range: each side must be 16–8192 pixels"),
+        (
+            ["--size", "99999999999999999999x100"],
+            "--size 99999999999999999999x100 is out of range: each side must be 16–8192 pixels"
+        ),
+        (["--size", "-16x16"], "--size -16x16 is out of range: each side must be 16–8192 pixels"),
+        (["--window-size", "0x0"], "--window-size 0x0 is out of range: each side must be 100–8192 pixels"),
+        (
+            ["--smooth", "99999999999999999999"],
+            "--smooth must be between 1 and 1000 (scored frames), not 99999999999999999999"
+        ),
+        (
+            ["--frames=-99999999999999999999"],
+            "--frames must be between 1 and 1000000000 (frames), not -99999999999999999999"
+        ),
+        (["--queue", "18446744073709551616"], "--queue must be between 1 and 2 (frames), not 18446744073709551616"),
+        (
+            ["--threads", "99999999999999999999"],
+            "--threads must be between 1 and 256 (threads), not 99999999999999999999"
+        ),
+        (["--range=1e39,2"], "--range takes cosines, between -1 and 1; got '1e39,2'"),
     ])
     func runRefusesOutOfRange(extra: [String], message: String) throws {
         let folder = try temporaryFolder("bounds")
@@ -63,6 +86,10 @@ import Testing
         (["--pipeline-frames", "-1"], "--pipeline-frames must be between 0 and 10000 (scored frames), not -1"),
         (["--pipeline-fps", "0"], "--pipeline-fps must be between 0.1 and 1000 (frames per second), not 0.0"),
         (["--startup-runs", "1000"], "--startup-runs must be between 0 and 100 (processes), not 1000"),
+        (
+            ["--runs", "99999999999999999999"],
+            "--runs must be between 1 and 10000 (timed runs), not 99999999999999999999"
+        ),
     ])
     func benchRefusesOutOfRange(extra: [String], message: String) throws {
         let result = try clipcam(["bench", "--shape", "tiny"] + extra)

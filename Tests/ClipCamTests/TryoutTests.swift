@@ -184,7 +184,7 @@ import Testing
     @Test(arguments: [
         (["model", "random", "--seed", "-1", "--out", "/tmp/never"], "--seed takes a whole number from 0 to"),
         (["embed-text", "--threads", "-1", "x"], "--threads must be between 1 and 256 (threads), not -1"),
-        (["run", "--prompt", "x", "--size", "-16x16"], "--size takes WIDTHxHEIGHT"),
+        (["run", "--prompt", "x", "--size", "-16x16"], "--size -16x16 is out of range"),
         (["embed-text", " "], "a text to embed is empty"),
     ])
     func negativeAndEmptyValuesAreValues(arguments: [String], message: String) throws {
