@@ -96,8 +96,15 @@ import Testing
 
     /// A disk is never written with results, nor read as a video source.
     @Test func aBlockDeviceIsNamedAsOne() throws {
-        let disk = "/dev/loop0"
-        guard FileKind.of(SystemPath(disk)) == .blockDevice else { return }
+        // A node of its own (the loop driver's numbers, 7:0), so that the test runs on every machine: clipcam
+        // refuses it from its type, before any open. Making nodes needs root (CAP_MKNOD), as the suite runs.
+        let folder = try temporaryFolder("block-device")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let disk = folder.appendingPathComponent("disk").path
+        try #require(
+            mknod(disk, S_IFBLK | 0o600, dev_t(7 << 8 | 0)) == 0,
+            "mknod needs root: \(String(cString: strerror(errno)))")
+        try #require(FileKind.of(SystemPath(disk)) == .blockDevice)
         let output = try clipcam([
             "run", "--model", Self.model, "--prompt", "x", "--source", "synthetic", "--frames", "1", "--headless",
             "--jsonl", disk,
@@ -120,17 +127,20 @@ import Testing
         let folder = try temporaryFolder("nodriver")
         defer { try? FileManager.default.removeItem(at: folder) }
         let node = folder.appendingPathComponent("fakevideo0").path
-        // Only where nodes can be made, and where no real driver answers on 81:200.
-        guard FileManager.default.fileExists(atPath: "/sys/dev/char/81:200") == false,
-            mknod(node, S_IFCHR | 0o600, dev_t(81 << 8 | 200)) == 0
-        else { return }
+        // A minor number no driver answers on here (none is listed in /sys/dev/char); making nodes needs root
+        // (CAP_MKNOD), as the suite runs.
+        let minor = try #require(
+            (200..<256).first { !FileManager.default.fileExists(atPath: "/sys/dev/char/81:\($0)") })
+        try #require(
+            mknod(node, S_IFCHR | 0o600, dev_t(81 << 8 | minor)) == 0,
+            "mknod needs root: \(String(cString: strerror(errno)))")
         let result = try clipcam([
             "run", "--model", Self.model, "--prompt", "x", "--source", node, "--headless", "--jsonl", "-",
         ])
         #expect(result.status == 1)
         #expect(
             result.stderr.contains(
-                "\(node) is a video4linux character device (81:200), but no device or driver answers on it"),
+                "\(node) is a video4linux character device (81:\(minor)), but no device or driver answers on it"),
             "\(result.stderr)")
         #expect(!result.stderr.contains("does not exist"), "\(result.stderr)")
     }
