@@ -3,6 +3,7 @@ import CLIPTokenizer
 import Capture
 import Classifier
 import Foundation
+import SafeFiles
 
 /// A text prompt's embedding and how it was tokenized.
 public struct PromptEmbedding: Sendable {
@@ -44,7 +45,10 @@ public final class ClipEngine {
     }
 
     /// The folder's name, e.g. `clip-vit-base-patch32`.
-    public var name: String { directory.lastPathComponent }
+    public var name: String {
+        // The folder as the user named it: a name that is not UTF-8 is opened through a /proc/<pid>/fd alias.
+        URL(fileURLWithPath: PathNames.restore(in: directory.path)).lastPathComponent
+    }
     /// The model was written by `clipcam model random`: its scores mean nothing.
     public var isRandom: Bool { model.configuration.isRandom }
     public var logitScale: Float { model.logitScale }

@@ -1,3 +1,4 @@
+import ClipCamKit
 import Foundation
 import Glibc
 import SafeFiles
@@ -303,6 +304,27 @@ import Testing
         #expect(result.stderr.contains("See 'clipcam run --help' for more information."), "\(result.stderr)")
         #expect(!result.stderr.contains("Error:"), "\(result.stderr)")
         #expect(!result.stderr.contains("clipcam help run"), "\(result.stderr)")
+    }
+
+    /// The model's name the window shows is the folder's as the user named it, not the /proc/<pid>/fd alias a
+    /// name that is not UTF-8 is opened through.
+    @Test func aModelFolderNamedWithOddBytesShowsItsName() throws {
+        let folder = try temporaryFolder("oddmodel")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let bytes = Array(folder.path.utf8) + Array("/model".utf8) + [0xFF]
+        #expect(mkdir(bytes: bytes))
+        for file in ["config.json", "model.safetensors", "vocab.json", "merges.txt"] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: Self.model).appendingPathComponent(file))
+            let target = SystemPath(bytes: bytes + Array("/\(file)".utf8))
+            let descriptor = target.withCString { open($0, O_WRONLY | O_CREAT | O_EXCL, 0o644) }
+            try #require(descriptor >= 0)
+            data.withUnsafeBytes { _ = write(descriptor, $0.baseAddress, $0.count) }
+            close(descriptor)
+        }
+        let alias = try SystemPath(bytes: bytes).openableName(role: "model folder")
+        #expect(alias.hasPrefix("/proc/"))
+        let engine = try ClipEngine(directory: URL(fileURLWithPath: alias), threads: 1)
+        #expect(engine.name == "model\\xff", "\(engine.name)")
     }
 
     @Test func aRuntimeErrorStartsTheSameWay() throws {
