@@ -78,7 +78,7 @@ let package = Package(
             name: "Classifier", dependencies: ["CLIPModel", "CLIPTokenizer", "ScoreScale"], swiftSettings: fastMath),
         .target(
             name: "ClipCamKit",
-            dependencies: ["Capture", "Display", "Classifier", "CLIPModel", "CLIPTokenizer", "SafeFiles"]),
+            dependencies: ["Capture", "Display", "Classifier", "CLIPModel", "CLIPTokenizer", "SafeFiles", "CLinux"]),
 
         .executableTarget(
             name: "clipcam",

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -21,6 +22,57 @@ int clinux_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char
 }
 
 int clinux_open_path(const char *path) { return open(path, O_PATH | O_CLOEXEC); }
+
+static int relay_pipe[2] = {-1, -1};
+static struct sigaction relay_previous[2];
+
+static int relay_slot(int signo) { return signo == SIGINT ? 0 : signo == SIGTERM ? 1 : -1; }
+
+static void relay_handler(int signo) {
+    int saved = errno;
+    unsigned char byte = (unsigned char)signo;
+    // Non-blocking: with the pipe full (a burst of signals nobody reads yet), a signal is dropped, never a hang.
+    ssize_t written = write(relay_pipe[1], &byte, 1);
+    (void)written;
+    errno = saved;
+}
+
+int clinux_signal_relay_open(void) {
+    if (relay_pipe[0] >= 0) return relay_pipe[0];
+    int ends[2];
+    if (pipe2(ends, O_CLOEXEC) != 0) return -1;
+    if (fcntl(ends[1], F_SETFL, fcntl(ends[1], F_GETFL) | O_NONBLOCK) != 0) {
+        close(ends[0]);
+        close(ends[1]);
+        return -1;
+    }
+    relay_pipe[1] = ends[1];
+    relay_pipe[0] = ends[0];
+    return relay_pipe[0];
+}
+
+int clinux_signal_relay_install(int signo) {
+    int slot = relay_slot(signo);
+    if (slot < 0 || relay_pipe[1] < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = relay_handler;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    return sigaction(signo, &action, &relay_previous[slot]);
+}
+
+int clinux_signal_relay_restore(int signo) {
+    int slot = relay_slot(signo);
+    if (slot < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return sigaction(signo, &relay_previous[slot], NULL);
+}
 
 int clinux_flush_stdout(void) {
     errno = 0;

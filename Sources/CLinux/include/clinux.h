@@ -23,6 +23,18 @@ int clinux_mkstemp_cloexec(char *template_path);
 /// closed descriptor). Returns 0 when all went out, else -1 with errno set where known.
 int clinux_flush_stdout(void);
 
+/// A signal relay: a handler that writes each SIGINT or SIGTERM's number as one byte to a pipe (the only thing it
+/// does, so it is async-signal-safe), for a thread to read and act on. Unlike SIG_IGN plus a dispatch source (whose
+/// handler libdispatch installs later, on its own thread), the handler is in place when this returns: a signal that
+/// comes at any moment after it is never lost.
+/// Opens the relay's pipe once and returns its read end (blocking, close-on-exec), or -1 with errno set.
+int clinux_signal_relay_open(void);
+/// Installs the relay's handler for `signo` (SIGINT or SIGTERM; SA_RESTART), keeping the disposition it replaces.
+/// Returns 0, or -1 with errno set.
+int clinux_signal_relay_install(int signo);
+/// Gives `signo` back the disposition `clinux_signal_relay_install` replaced. Returns 0, or -1 with errno set.
+int clinux_signal_relay_restore(int signo);
+
 #define CLINUX_RENAME_NOREPLACE 1u
 #define CLINUX_RENAME_EXCHANGE 2u
 
