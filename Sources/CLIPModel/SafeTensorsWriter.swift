@@ -99,7 +99,8 @@ public final class SafeTensorsWriter {
     public var bytesWritten: Int { output.bytesWritten }
 
     /// Creates the file and writes its header; errors name the file as in `OutputFile(creating:shownAs:)`.
-    public init(path: String, shownAs folder: URL? = nil, declarations: [Declaration], metadata: [String: String] = [:]) throws
+    public init(path: String, shownAs folder: URL? = nil, declarations: [Declaration], metadata: [String: String] = [:])
+        throws
     {
         self.declarations = declarations
         let header = Self.header(declarations, metadata: metadata)

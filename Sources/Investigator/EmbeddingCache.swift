@@ -24,7 +24,8 @@ public struct CacheKey: Sendable, Equatable {
 
     /// The cache file's name without extension.
     public var name: String {
-        SHA256Digest.hex("clipcam-embeddings-\(EmbeddingCache.formatVersion)\n\(content)\n\(model)\n\(sampling)\n\(precision)")
+        SHA256Digest.hex(
+            "clipcam-embeddings-\(EmbeddingCache.formatVersion)\n\(content)\n\(model)\n\(sampling)\n\(precision)")
     }
 }
 
@@ -150,7 +151,8 @@ public final class EmbeddingCache: @unchecked Sendable {
     public func store(_ entry: CacheEntry) throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let final = url(for: entry.key)
-        let temporary = folder.appendingPathComponent(".\(entry.key.name).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
+        let temporary = folder.appendingPathComponent(
+            ".\(entry.key.name).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
         let embeddings = entry.embeddings
         let checksum = embeddings.values.withUnsafeBytes { SHA256Digest.hex($0) }
         let metadata = [

@@ -29,7 +29,8 @@ public enum IndexError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .interrupted(let path, let saved, _):
-            return "stopped while analysing \(path); \(saved) frames are kept in the cache and the next run resumes there"
+            return
+                "stopped while analysing \(path); \(saved) frames are kept in the cache and the next run resumes there"
         case .emptyVideo(let path):
             return "\(path) has no frame to analyse"
         }
@@ -108,7 +109,8 @@ public final class Indexer {
             encodedTotal += 1
             try? cache?.store(
                 CacheEntry(key: key, videoFPS: 1, complete: true, embeddings: embeddings, sourceName: path))
-            return IndexResult(path: path, isImage: true, embeddings: embeddings, encoded: 1, cached: 0, rebuilt: rebuilt)
+            return IndexResult(
+                path: path, isImage: true, embeddings: embeddings, encoded: 1, cached: 0, rebuilt: rebuilt)
         }
         return try indexVideo(path, key: key, sampling: sampling, resume: resumeFrom, rebuilt: rebuilt)
     }
@@ -127,7 +129,8 @@ public final class Indexer {
         decoder.start()
         defer { decoder.stop() }
         let expected = info.expectedSamples(sampling)
-        let bar = showProgress ? ProgressBar(label: shortName(path), total: expected.map(Int64.init), unit: .frames) : nil
+        let bar =
+            showProgress ? ProgressBar(label: shortName(path), total: expected.map(Int64.init), unit: .frames) : nil
         var encoded = 0
         var lastSave = MonotonicClock.now()
         let save = { (complete: Bool) in

@@ -182,7 +182,8 @@ final class SampledDecoder: @unchecked Sendable {
         let ffmpeg = try findTool("ffmpeg")
         var ends: [Int32] = [-1, -1]
         guard clinux_pipe_cloexec(&ends) == 0 else {
-            throw SourceError.videoUnreadable(path: path, reason: "cannot make a pipe: \(String(cString: strerror(errno)))")
+            throw SourceError.videoUnreadable(
+                path: path, reason: "cannot make a pipe: \(String(cString: strerror(errno)))")
         }
         let log = try VideoFileSource.anonymousFile()
         let process: ChildProcess

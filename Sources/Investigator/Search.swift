@@ -119,7 +119,8 @@ public enum Search {
     /// Writes `frame` as a PNG at `path`: beside it first, then renamed over it.
     public static func writeThumbnail(_ frame: Frame, to path: String) throws {
         let folder = (path as NSString).deletingLastPathComponent
-        let temporary = (folder.isEmpty ? "." : folder) + "/.\((path as NSString).lastPathComponent).\(getpid()).tmp.png"
+        let temporary =
+            (folder.isEmpty ? "." : folder) + "/.\((path as NSString).lastPathComponent).\(getpid()).tmp.png"
         do {
             try ImageFile.writePNG(frame, to: temporary)
         } catch {
