@@ -62,11 +62,14 @@ public final class Indexer {
         self.engine = engine
         self.cache = cache
         self.precision = precision
-        let memo = cache?.hashMemoFolder
+        guard let cache else {
+            modelHash = ""  // no cache, no key: nothing is hashed
+            return
+        }
         let digest = SHA256Digest()
         for file in ["config.json", "model.safetensors"] {
             let path = SystemPath(engine.directory.appendingPathComponent(file).path)
-            digest.update("\(file) \(try ContentHash.of(path, memoFolder: memo))\n")
+            digest.update("\(file) \(try ContentHash.of(path, memoFolder: cache.hashMemoFolder))\n")
         }
         modelHash = digest.finalHex()
     }
@@ -81,7 +84,7 @@ public final class Indexer {
     /// The embeddings of `path`'s sampled frames (an image: its one frame at time 0).
     public func index(_ path: String, sampling: Sampling) throws -> IndexResult {
         let image = Self.isImage(path)
-        let contentHash = try ContentHash.of(SystemPath(path), memoFolder: cache?.hashMemoFolder)
+        let contentHash = try cache.map { try ContentHash.of(SystemPath(path), memoFolder: $0.hashMemoFolder) } ?? ""
         let key = CacheKey(
             content: contentHash, model: modelHash, sampling: image ? "image" : sampling.description,
             precision: precision.rawValue)
@@ -125,7 +128,9 @@ public final class Indexer {
             ?? FrameEmbeddings(dimension: dimension, interval: sampling.interval(videoFPS: info.fps))
         let cached = embeddings.count
         if cached > 0 { log("resuming \(path) after the \(cached) frames in the cache") }
-        let decoder = SampledDecoder(path: path, sampling: sampling, info: info, startSample: cached)
+        let decoder = SampledDecoder(
+            path: path, sampling: sampling, info: info, startSample: cached, preprocessor: engine.preprocessor,
+            interrupt: stopSignal)
         decoder.start()
         defer { decoder.stop() }
         let expected = info.expectedSamples(sampling)
@@ -143,10 +148,13 @@ public final class Indexer {
                 save(false)
                 throw IndexError.interrupted(path: path, saved: embeddings.count, signal: interruptSignal)
             }
-            guard let item = try decoder.next() else { break }
+            guard let item = try decoder.next() else {
+                if stopSignal.isRaised { continue }  // stopped, not the end: saved as incomplete above
+                break
+            }
             precondition(item.sample == embeddings.count, "samples arrive in order")
-            let vector = Scoring.l2Normalized(engine.imageEmbedding(item.frame))
-            embeddings.append(time: item.frame.timestamp, frame: item.frame.index, embedding: vector)
+            let vector = Scoring.l2Normalized(engine.model.encodeImage(item.pixels!))
+            embeddings.append(time: item.time, frame: item.frameNumber, embedding: vector)
             encoded += 1
             encodedTotal += 1
             if let expected, embeddings.count > expected { bar?.setTotal(Int64(embeddings.count)) }

@@ -2,6 +2,7 @@
 // through a bounded queue that blocks instead of dropping: analysis drops no frame, and decoding overlaps encoding.
 import CLinux
 import Capture
+import Classifier
 import Foundation
 import Glibc
 import SafeFiles
@@ -94,10 +95,14 @@ public struct VideoInfo: Sendable {
     }
 }
 
-/// One sampled frame: its number among the samples and the pixels.
+/// One sampled frame: its number among the samples, its time and source frame number, and either its BGR pixels
+/// or, when the decoder preprocesses, the model's input tensor (then `frame` holds no pixels).
 struct SampledFrame: Sendable {
     var sample: Int
-    var frame: Frame
+    var time: Double
+    var frameNumber: Int
+    var frame: Frame?
+    var pixels: [Float]?
 }
 
 /// Decodes the sampled frames of a video from sample `startSample` on (input seeking, `-ss` before `-i`, for a
@@ -110,13 +115,25 @@ final class SampledDecoder: @unchecked Sendable {
     let sampling: Sampling
     let info: VideoInfo
     let startSample: Int
+    /// Set: frames are preprocessed on the decoder's thread too (resized, cropped, normalised), so the queue holds
+    /// the model's small input tensors rather than whole frames, and the encoder thread only encodes.
+    let preprocessor: ImagePreprocessor?
     private let queue: BlockingQueue<SampledFrame>
+    /// Raised by `stop()`.
     private let stopSignal = StopSignal()
+    /// The caller's signal (Ctrl-C): raised, decoding stops too.
+    private let interrupt: StopSignal?
     private var thread: Thread?
     private let done = DispatchSemaphore(value: 0)
 
-    init(path: String, sampling: Sampling, info: VideoInfo, startSample: Int, capacity: Int = 8) {
+    /// `interrupt`: when raised, decoding stops at once (and `next` returns nil).
+    init(
+        path: String, sampling: Sampling, info: VideoInfo, startSample: Int, capacity: Int = 8,
+        preprocessor: ImagePreprocessor? = nil, interrupt: StopSignal? = nil
+    ) {
         self.path = path
+        self.preprocessor = preprocessor
+        self.interrupt = interrupt
         self.sampling = sampling
         self.info = info
         self.startSample = startSample
@@ -202,6 +219,7 @@ final class SampledDecoder: @unchecked Sendable {
             process.kill()
         }
         let size = info.width * info.height * 3
+        let workspace = PreprocessWorkspace()
         var sample = startSample
         while true {
             var pixels = [UInt8](repeating: 0, count: size)
@@ -225,8 +243,22 @@ final class SampledDecoder: @unchecked Sendable {
                 return
             }
             let (time, frameNumber) = sampling.sample(sample, videoFPS: info.fps)
-            let frame = Frame(index: frameNumber, timestamp: time, width: info.width, height: info.height, bgr: pixels)
-            guard queue.push(SampledFrame(sample: sample, frame: frame)) else { return }
+            var item = SampledFrame(sample: sample, time: time, frameNumber: frameNumber)
+            if let preprocessor {
+                var tensor = [Float](repeating: 0, count: preprocessor.outputCount)
+                pixels.withUnsafeBufferPointer { bgr in
+                    tensor.withUnsafeMutableBufferPointer { out in
+                        preprocessor.preprocess(
+                            bgr: bgr.baseAddress!, width: info.width, height: info.height, rowBytes: info.width * 3,
+                            into: out.baseAddress!, workspace: workspace)
+                    }
+                }
+                item.pixels = tensor
+            } else {
+                item.frame = Frame(
+                    index: frameNumber, timestamp: time, width: info.width, height: info.height, bgr: pixels)
+            }
+            guard queue.push(item) else { return }
             sample += 1
         }
     }
@@ -240,6 +272,7 @@ final class SampledDecoder: @unchecked Sendable {
             var entries = [
                 pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: stopSignal.descriptor, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: interrupt?.descriptor ?? -1, events: Int16(POLLIN), revents: 0),
             ]
             let left = deadline - MonotonicClock.now()
             if left <= 0 {
@@ -247,11 +280,11 @@ final class SampledDecoder: @unchecked Sendable {
                     path: path,
                     reason: "ffmpeg delivered nothing for \(Int(VideoFileSource.stallLimit)) s and was stopped")
             }
-            if poll(&entries, 2, Int32((left * 1000).rounded(.up))) < 0 {
+            if poll(&entries, 3, Int32((left * 1000).rounded(.up))) < 0 {
                 if errno == EINTR { continue }
                 throw SourceError.videoFailed(path: path, reason: "poll: \(String(cString: strerror(errno)))")
             }
-            if stopSignal.isRaised { return nil }
+            if stopSignal.isRaised || interrupt?.isRaised == true { return nil }
             if entries[0].revents == 0 { continue }
             let count = read(descriptor, buffer.baseAddress! + filled, buffer.count - filled)
             if count < 0 {

@@ -112,25 +112,22 @@ public enum Search {
             capacity: 1)
         decoder.start()
         defer { decoder.stop() }
-        guard let sampled = try decoder.next() else { throw IndexError.emptyVideo(path: file) }
-        return sampled.frame
+        guard let frame = try decoder.next()?.frame else { throw IndexError.emptyVideo(path: file) }
+        return frame
     }
 
-    /// Writes `frame` as a PNG at `path`: beside it first, then renamed over it.
+    /// Writes `frame` as a PNG at `path`: beside it first, then renamed into place, never over a file that is
+    /// there (`RenameError.destinationExists`: it is left as it is).
     public static func writeThumbnail(_ frame: Frame, to path: String) throws {
         let folder = (path as NSString).deletingLastPathComponent
-        let temporary =
-            (folder.isEmpty ? "." : folder) + "/.\((path as NSString).lastPathComponent).\(getpid()).tmp.png"
+        let name = (path as NSString).lastPathComponent
+        let temporary = (folder.isEmpty ? "." : folder) + "/.\(name).\(getpid()).tmp.png"
         do {
             try ImageFile.writePNG(frame, to: temporary)
+            try AtomicRename.withoutReplacing(from: SystemPath(temporary), to: SystemPath(path))
         } catch {
             unlink(temporary)
             throw error
-        }
-        guard rename(temporary, path) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw ImageFileError.writeFailed(path: path, message: String(cString: strerror(code)))
         }
     }
 }
