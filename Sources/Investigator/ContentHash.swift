@@ -82,6 +82,7 @@ public enum ContentHash {
         if let memo, let text = try? String(contentsOf: memo, encoding: .utf8),
             text.count == 64, text.allSatisfy(\.isHexDigit)
         {
+            _ = utimensat(AT_FDCWD, memo.path, nil, 0)  // recently used: kept longest when the memo is pruned
             return text
         }
         let hash = try hashDescriptor(file.descriptor, path: path)

@@ -222,6 +222,7 @@ public final class EmbeddingCache: @unchecked Sendable {
                 if unlink(path) == 0 { removed.append(path) }
             }
         }
+        pruneHashMemo()
         var entries = entries()
         var total = entries.reduce(Int64(0)) { $0 + Int64($1.bytes) }
         while total > limit, let oldest = entries.first {
@@ -233,6 +234,25 @@ public final class EmbeddingCache: @unchecked Sendable {
             }
         }
         return removed
+    }
+
+    /// Remembered content hashes kept at most (64 bytes each); the least recently used go first.
+    public static let hashMemoLimit = 10_000
+
+    /// Keeps the content-hash memo within `hashMemoLimit` files.
+    func pruneHashMemo() {
+        let folder = hashMemoFolder
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path),
+            names.count > Self.hashMemoLimit
+        else { return }
+        let dated = names.map { name -> (path: String, time: Int) in
+            let path = folder.appendingPathComponent(name).path
+            var status = stat()
+            return (path, lstat(path, &status) == 0 ? status.st_mtim.tv_sec : 0)
+        }
+        for old in dated.sorted(by: { $0.time < $1.time }).prefix(names.count - Self.hashMemoLimit) {
+            unlink(old.path)
+        }
     }
 
     /// Removes every entry and the remembered content hashes; returns the number of entries and bytes removed.

@@ -18,9 +18,11 @@ struct Analyze: ParsableCommand, RepeatableOptions {
             prompt's score, averaged over --smooth frames, reaches --threshold for at least --min-length seconds.
 
             Examples:
-              clipcam analyze clip.mp4 --prompt "a dog" --prompt "a cat" --threshold 60 --json
+              clipcam analyze clip.mp4 --prompt "a dog" --prompt "a cat" --threshold 60
+              clipcam analyze clip.mp4 --prompts pets --json > segments.json
               clipcam analyze *.mp4 --prompts pets --sample-fps 2 --csv scores.csv
-              clipcam analyze clip.mp4 --prompt "a red car" --raw --threshold 0.27 --smooth 5 --min-length 1
+              clipcam analyze clip.mp4 --prompt "a red car" --raw --threshold 0.27 \\
+                  --smooth 5 --min-length 1
             """
     )
 
@@ -171,7 +173,9 @@ struct Analyze: ParsableCommand, RepeatableOptions {
             guard segments.threshold != nil else { continue }
             for p in timeline.labels.indices {
                 let found = timeline.segments[p]
-                print("  \(timeline.labels[p]): " + (found.isEmpty ? "no segment" : "\(found.count) segments"))
+                print(
+                    "  \(timeline.labels[p]): "
+                        + (found.isEmpty ? "no segment" : found.count == 1 ? "1 segment" : "\(found.count) segments"))
                 for segment in found {
                     print(
                         "    \(clock(segment.start))–\(clock(segment.end))  peak \(clock(segment.peakTime))  "

@@ -15,7 +15,8 @@ struct SearchCommand: ParsableCommand {
             encodes it (a video at 1 frame/s unless --every or --sample-fps says otherwise) and keeps its \
             embeddings in the cache (\(EmbeddingCache.defaultFolderRule)); later searches cost the query's text \
             encoding and a scan. A moment is a stretch where the query's score reaches --threshold (default \
-            \(SearchCommand.defaultThreshold) %); moments are ranked by their peak.
+            \(SearchCommand.defaultThreshold) %; with --raw and no --threshold, each file's best frame, its whole \
+            length being one moment); moments are ranked by their peak.
 
             Examples:
               clipcam search "a red car" ~/Videos
