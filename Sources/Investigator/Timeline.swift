@@ -83,6 +83,35 @@ public struct Timeline: Sendable {
         }
     }
 
+    /// A timeline of values already in the display unit (for drawing code and its tests): `cosines` and
+    /// `smoothedCosines` are `values` when `isRaw`, else empty per prompt.
+    public init(
+        file: String, times: [Double], interval: Double, labels: [String], values: [[Float]], isRaw: Bool,
+        threshold: Float?, segments: [[Segment]], range: ScoreRange = .heuristic
+    ) {
+        precondition(values.count == labels.count && segments.count == labels.count, "one row per label")
+        precondition(values.allSatisfy { $0.count == times.count }, "one value per time")
+        self.file = file
+        self.times = times
+        frames = times.indices.map { $0 }
+        self.interval = interval
+        self.labels = labels
+        cosines = isRaw ? values : labels.map { _ in [] }
+        smoothedCosines = cosines
+        self.values = values
+        self.isRaw = isRaw
+        self.range = range
+        self.threshold = threshold
+        smooth = 1
+        minLength = 0
+        self.segments = segments
+    }
+
+    /// Each prompt's segments as (start, end) seconds, for shading.
+    public var segmentRanges: [[(start: Double, end: Double)]] {
+        segments.map { $0.map { ($0.start, $0.end) } }
+    }
+
     /// The scaled percent of a cosine under this timeline's range.
     public func percent(_ cosine: Float) -> Float { range.percent(cosine) }
 
