@@ -186,8 +186,9 @@ public final class EmbeddingCache: @unchecked Sendable {
         _ = utimensat(AT_FDCWD, url.path, nil, 0)
     }
 
-    /// The entries, least recently used first.
-    public func entries() -> [CacheFileInfo] {
+    /// The entries, least recently used first; `metadata`: also what each holds (each file is opened to read its
+    /// header).
+    public func entries(metadata: Bool = true) -> [CacheFileInfo] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         var found: [CacheFileInfo] = []
         for name in names where name.hasSuffix(".safetensors") && !name.hasPrefix(".") {
@@ -197,7 +198,7 @@ public final class EmbeddingCache: @unchecked Sendable {
             let used = Date(
                 timeIntervalSince1970: Double(status.st_mtim.tv_sec) + Double(status.st_mtim.tv_nsec) / 1e9)
             var info = CacheFileInfo(path: url.path, bytes: Int(status.st_size), lastUsed: used)
-            if let file = try? SafeTensorsFile(url: url) {
+            if metadata, let file = try? SafeTensorsFile(url: url) {
                 info.sourceName = file.metadata["source"]
                 info.frames = file.metadata["frames"].flatMap(Int.init)
                 info.complete = file.metadata["complete"].map { $0 == "true" }
@@ -223,7 +224,7 @@ public final class EmbeddingCache: @unchecked Sendable {
             }
         }
         pruneHashMemo()
-        var entries = entries()
+        var entries = entries(metadata: false)
         var total = entries.reduce(Int64(0)) { $0 + Int64($1.bytes) }
         while total > limit, let oldest = entries.first {
             entries.removeFirst()
@@ -259,7 +260,7 @@ public final class EmbeddingCache: @unchecked Sendable {
     public func clear() -> (files: Int, bytes: Int64) {
         var files = 0
         var bytes: Int64 = 0
-        for entry in entries() where unlink(entry.path) == 0 {
+        for entry in entries(metadata: false) where unlink(entry.path) == 0 {
             files += 1
             bytes += Int64(entry.bytes)
         }

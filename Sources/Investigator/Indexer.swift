@@ -49,7 +49,9 @@ public final class Indexer {
     public var interruptSignal: Int32?
     /// Draw a progress bar on standard error while encoding.
     public var showProgress = true
-    /// Seconds between saves of the frames done while encoding a file (and at the end, and when stopped).
+    /// Seconds at least between saves of the frames done while encoding a file (besides the saves at the end and
+    /// when stopped). A save rewrites the whole entry, so one also waits for the new frames to be a quarter of those
+    /// saved: an hour of every frame then writes about 5 times its entry, not once per interval.
     public var checkpointInterval = 30.0
     /// Frames to encode at most before stopping as if interrupted (for tests of resuming; nil: no limit).
     public var stopAfter: Int?
@@ -138,6 +140,7 @@ public final class Indexer {
             showProgress ? ProgressBar(label: shortName(path), total: expected.map(Int64.init), unit: .frames) : nil
         var encoded = 0
         var lastSave = MonotonicClock.now()
+        var savedCount = embeddings.count
         let save = { (complete: Bool) in
             try? self.cache?.store(
                 CacheEntry(key: key, videoFPS: info.fps, complete: complete, embeddings: embeddings, sourceName: path))
@@ -159,9 +162,12 @@ public final class Indexer {
             encodedTotal += 1
             if let expected, embeddings.count > expected { bar?.setTotal(Int64(embeddings.count)) }
             bar?.update(Int64(embeddings.count))
-            if MonotonicClock.now() - lastSave >= checkpointInterval {
+            if MonotonicClock.now() - lastSave >= checkpointInterval
+                && (embeddings.count - savedCount) * 4 >= savedCount
+            {
                 save(false)
                 lastSave = MonotonicClock.now()
+                savedCount = embeddings.count
             }
         }
         bar?.setTotal(Int64(embeddings.count))

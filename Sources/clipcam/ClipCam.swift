@@ -15,9 +15,8 @@ struct ClipCam: ParsableCommand {
             with `clipcam model random`.
             """,
         subcommands: [
-            Run.self, Analyze.self, SearchCommand.self, CacheCommand.self, Cameras.self, EmbedImage.self,
-            EmbedText.self,
-            Score.self, Label.self, Model.self, Bench.self,
+            Run.self, Cameras.self, EmbedImage.self, EmbedText.self, Score.self, Label.self, Model.self, Bench.self,
+            Analyze.self, SearchCommand.self, CacheCommand.self,
         ]
     )
 }

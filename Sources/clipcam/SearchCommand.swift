@@ -94,7 +94,7 @@ struct SearchCommand: ParsableCommand {
                     Timeline(
                         file: file, embeddings: index.embeddings, prompts: [(query, text.embedding)],
                         range: range.range, isRaw: segments.raw, threshold: threshold ?? -2, smooth: segments.smooth,
-                        minLength: segments.minLength))
+                        minLength: index.isImage ? 0 : segments.minLength))
             }
         }
         let moments = Search.rank(timelines, isImage: { images.contains($0) }, top: top)
