@@ -149,7 +149,7 @@ public final class EmbeddingCache: @unchecked Sendable {
 
     /// Writes `entry` (beside its final name, then renamed over it), then evicts least recently used entries.
     public func store(_ entry: CacheEntry) throws {
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try makeFolder()
         let final = url(for: entry.key)
         let temporary = folder.appendingPathComponent(
             ".\(entry.key.name).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
@@ -179,6 +179,23 @@ public final class EmbeddingCache: @unchecked Sendable {
             throw FileWriteError.writeFailed(file: final.path, reason: String(cString: strerror(code)))
         }
         evict(keeping: final)
+    }
+
+    /// Creates the cache folder (and its parents) if needed; the error names it.
+    func makeFolder() throws {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder) {
+            if isFolder.boolValue { return }
+            throw FileWriteError.cannotCreate(file: folder.path, reason: "something that is not a folder is there")
+        }
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            let reason = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError).map {
+                String(cString: strerror(Int32($0.code)))
+            }
+            throw FileWriteError.cannotCreate(file: folder.path, reason: reason ?? error.localizedDescription)
+        }
     }
 
     /// Marks an entry as just used (its modification time is the LRU clock).

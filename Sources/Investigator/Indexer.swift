@@ -112,8 +112,7 @@ public final class Indexer {
             var embeddings = FrameEmbeddings(dimension: engine.model.configuration.projectionDim, interval: 0)
             embeddings.append(time: 0, frame: 0, embedding: Scoring.l2Normalized(engine.imageEmbedding(frame)))
             encodedTotal += 1
-            try? cache?.store(
-                CacheEntry(key: key, videoFPS: 1, complete: true, embeddings: embeddings, sourceName: path))
+            store(CacheEntry(key: key, videoFPS: 1, complete: true, embeddings: embeddings, sourceName: path))
             return IndexResult(
                 path: path, isImage: true, embeddings: embeddings, encoded: 1, cached: 0, rebuilt: rebuilt)
         }
@@ -142,7 +141,7 @@ public final class Indexer {
         var lastSave = MonotonicClock.now()
         var savedCount = embeddings.count
         let save = { (complete: Bool) in
-            try? self.cache?.store(
+            self.store(
                 CacheEntry(key: key, videoFPS: info.fps, complete: complete, embeddings: embeddings, sourceName: path))
         }
         while true {
@@ -176,6 +175,19 @@ public final class Indexer {
         save(true)
         return IndexResult(
             path: path, isImage: false, embeddings: embeddings, encoded: encoded, cached: cached, rebuilt: rebuilt)
+    }
+
+    /// The cache could not be written (told once; the analysis goes on without it).
+    private var storeFailed = false
+
+    private func store(_ entry: CacheEntry) {
+        guard let cache else { return }
+        do {
+            try cache.store(entry)
+        } catch {
+            if !storeFailed { log("warning: the embedding cache is not written: \(error)") }
+            storeFailed = true
+        }
     }
 
     private func shortName(_ path: String) -> String {
