@@ -23,12 +23,12 @@ public struct IndexResult: Sendable {
 
 public enum IndexError: Error, CustomStringConvertible, Equatable {
     /// A signal stopped the analysis; `saved` frames are in the cache for the next run.
-    case interrupted(path: String, saved: Int, signal: Int32?)
+    case interrupted(path: String, saved: Int)
     case emptyVideo(path: String)
 
     public var description: String {
         switch self {
-        case .interrupted(let path, let saved, _):
+        case .interrupted(let path, let saved):
             return
                 "stopped while analysing \(path); \(saved) frames are kept in the cache and the next run resumes there"
         case .emptyVideo(let path):
@@ -46,7 +46,6 @@ public final class Indexer {
     public let modelHash: String
     /// Raised (by a signal handler) to stop; the frames done so far are saved.
     public let stopSignal = StopSignal()
-    public var interruptSignal: Int32?
     /// Draw a progress bar on standard error while encoding.
     public var showProgress = true
     /// Seconds at least between saves of the frames done while encoding a file (besides the saves at the end and
@@ -148,9 +147,16 @@ public final class Indexer {
             if stopSignal.isRaised || stopAfter.map({ encodedTotal >= $0 }) == true {
                 bar?.finish(Int64(embeddings.count))
                 save(false)
-                throw IndexError.interrupted(path: path, saved: embeddings.count, signal: interruptSignal)
+                throw IndexError.interrupted(path: path, saved: embeddings.count)
             }
-            guard let item = try decoder.next() else {
+            let next: SampledFrame?
+            do {
+                next = try decoder.next()
+            } catch {
+                save(false)  // what was encoded before ffmpeg failed is kept for the next try
+                throw error
+            }
+            guard let item = next else {
                 if stopSignal.isRaised { continue }  // stopped, not the end: saved as incomplete above
                 break
             }
