@@ -51,6 +51,8 @@ let package = Package(
         .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
         .systemLibrary(name: "CWebP", pkgConfig: "libwebpdemux", providers: [.apt(["libwebp-dev"])]),
         .systemLibrary(name: "CGIF", providers: [.apt(["libgif-dev"])]),
+        // SHA-256 (hardware-accelerated where the CPU has SHA extensions) for the embedding cache's keys.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // The libjpeg, libpng and libtiff calls Swift cannot make (errors that long-jump, a variadic getter).
         .target(name: "CImageCodecs", dependencies: ["CJPEG", "CPNG", "CTIFF"]),
 
@@ -79,11 +81,15 @@ let package = Package(
         .target(
             name: "ClipCamKit",
             dependencies: ["Capture", "Display", "Classifier", "CLIPModel", "CLIPTokenizer", "SafeFiles", "CLinux"]),
+        // Videos looked into after the fact: timelines of frame embeddings, segments, search, the embedding cache.
+        .target(
+            name: "Investigator",
+            dependencies: ["ClipCamKit", "Capture", "Classifier", "CLIPModel", "SafeFiles", "CLinux", "COpenSSL"]),
 
         .executableTarget(
             name: "clipcam",
             dependencies: [
-                "ClipCamKit", "SafeFiles", "CLinux", "Capture",
+                "ClipCamKit", "Investigator", "SafeFiles", "CLinux", "Capture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -95,6 +101,9 @@ let package = Package(
         .testTarget(name: "CLIPModelTests", dependencies: ["CLIPModel", "Classifier", "Capture"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture"]),
         .testTarget(name: "DisplayTests", dependencies: ["Display", "ScoreScale"]),
+        .testTarget(
+            name: "InvestigatorTests",
+            dependencies: ["Investigator", "ClipCamKit", "CLIPModel", "Classifier", "Capture", "SafeFiles"]),
         .testTarget(
             name: "ClipCamTests",
             dependencies: ["ClipCamKit", "CLIPModel", "Classifier", "ScoreScale", "Capture", "SafeFiles"]),

@@ -75,24 +75,32 @@ final class OutputFile {
 }
 
 /// Writes a safetensors file whose tensors are declared up front and then streamed in the declared order.
-final class SafeTensorsWriter {
-    struct Declaration {
-        let name: String
-        let dtype: DType
-        let shape: [Int]
-        var byteCount: Int { shape.reduce(1, *) * dtype.size }
+/// (Random models and the embedding cache write with it.)
+public final class SafeTensorsWriter {
+    public struct Declaration: Sendable {
+        public let name: String
+        public let dtype: DType
+        public let shape: [Int]
+        public var byteCount: Int { shape.reduce(1, *) * dtype.size }
+
+        public init(name: String, dtype: DType, shape: [Int]) {
+            self.name = name
+            self.dtype = dtype
+            self.shape = shape
+        }
     }
 
-    let declarations: [Declaration]
+    public let declarations: [Declaration]
     /// Size of the whole file once complete.
-    let totalBytes: Int
+    public let totalBytes: Int
     private let output: OutputFile
     private var scratch: [UInt8] = []
 
-    var bytesWritten: Int { output.bytesWritten }
+    public var bytesWritten: Int { output.bytesWritten }
 
     /// Creates the file and writes its header; errors name the file as in `OutputFile(creating:shownAs:)`.
-    init(path: String, shownAs folder: URL? = nil, declarations: [Declaration], metadata: [String: String] = [:]) throws
+    public init(path: String, shownAs folder: URL? = nil, declarations: [Declaration], metadata: [String: String] = [:])
+        throws
     {
         self.declarations = declarations
         let header = Self.header(declarations, metadata: metadata)
@@ -137,7 +145,7 @@ final class SafeTensorsWriter {
     }
 
     /// Appends `values` converted to `dtype` (F32, F16 or BF16; round to nearest even).
-    func append(_ values: UnsafeBufferPointer<Float>, as dtype: DType) throws {
+    public func append(_ values: UnsafeBufferPointer<Float>, as dtype: DType) throws {
         switch dtype {
         case .f32:
             try output.write(UnsafeRawBufferPointer(values))
@@ -156,7 +164,7 @@ final class SafeTensorsWriter {
     }
 
     /// Appends raw little-endian bytes (for integer tensors).
-    func append(raw bytes: [UInt8]) throws {
+    public func append(raw bytes: [UInt8]) throws {
         try output.write(bytes)
     }
 

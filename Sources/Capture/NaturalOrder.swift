@@ -1,5 +1,5 @@
 /// Orders names as people do: digit runs compare by value, so "frame2.png" comes before "frame10.png".
-func naturalOrder(_ left: String, _ right: String) -> Bool {
+public func naturalOrder(_ left: String, _ right: String) -> Bool {
     var a = Array(left.utf8)[...]
     var b = Array(right.utf8)[...]
     func isDigit(_ byte: UInt8) -> Bool { byte >= 48 && byte <= 57 }

@@ -6,7 +6,7 @@ import Synchronization
 public final class StopSignal: Sendable {
     private let raised = Atomic<Bool>(false)
     /// Read end of the pipe: readable once the signal is raised.
-    let descriptor: Int32
+    public let descriptor: Int32
     private let writeEnd: Int32
 
     public init() {

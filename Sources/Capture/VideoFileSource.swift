@@ -183,14 +183,14 @@ public final class VideoFileSource: FrameSource {
     }
 
     /// ffmpeg's input argument for `file`: the `file:` protocol and the path's bytes.
-    static func ffmpegInput(_ file: SystemPath) -> [UInt8] {
+    public static func ffmpegInput(_ file: SystemPath) -> [UInt8] {
         Array("file:".utf8) + file.bytes
     }
 
     /// Size (after rotation) and frame rate of the first video stream of `path`, from ffprobe (which gets
     /// `probeTimeLimit` seconds). Throws `videoUnreadable` for a file without a usable video stream, or one whose
     /// frames are larger than `maxSide` on a side or `maxPixels` in all.
-    static func probe(_ path: String, ffprobe: String? = nil, timeLimit: Double = probeTimeLimit) throws
+    public static func probe(_ path: String, ffprobe: String? = nil, timeLimit: Double = probeTimeLimit) throws
         -> (width: Int, height: Int, fps: Double)
     {
         let ffprobe = try ffprobe ?? findTool("ffprobe")
@@ -232,7 +232,7 @@ public final class VideoFileSource: FrameSource {
 
     /// An unlinked temporary file for ffmpeg's messages (a file never fills up and blocks the child as a pipe
     /// could).
-    private static func anonymousFile() throws -> FileHandle {
+    public static func anonymousFile() throws -> FileHandle {
         var template = Array("/tmp/clipcam-ffmpeg-XXXXXX".utf8CString)
         let descriptor = clinux_mkstemp_cloexec(&template)
         guard descriptor >= 0 else {
@@ -253,7 +253,7 @@ func ratio(_ text: String) -> Double? {
 }
 
 /// The full path of an executable found on `searchPath` (default: PATH), or `toolMissing`.
-func findTool(_ name: String, searchPath: String? = nil) throws -> String {
+public func findTool(_ name: String, searchPath: String? = nil) throws -> String {
     let path = searchPath ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
     for directory in path.split(separator: ":") {
         let candidate = "\(directory)/\(name)"

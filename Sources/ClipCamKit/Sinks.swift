@@ -59,8 +59,8 @@ public protocol ResultSink: AnyObject {
 /// the first new line is written, so a run that fails before producing a result leaves the file as it was (and
 /// removes a file it created itself). FIFOs and devices (`/dev/null`, a pipe) are written as they are, never
 /// waiting for a reader: a FIFO without one is an error.
-final class LineWriter {
-    let path: String
+public final class LineWriter {
+    public let path: String
     private var descriptor: Int32
     private let owned: Bool
     /// The old content is still there: truncate before the first line.
@@ -70,7 +70,7 @@ final class LineWriter {
     private var wroteAnything = false
     private var pending: [UInt8] = []
 
-    init(path: String) throws {
+    public init(path: String) throws {
         if path == "-" {
             self.path = "standard output"
             descriptor = STDOUT_FILENO
@@ -135,7 +135,7 @@ final class LineWriter {
 
     /// Ends the writing: removes the file if this writer created it and wrote nothing (a run that produced no
     /// result leaves nothing behind), then closes it, releasing the lock. Idempotent.
-    func close() {
+    public func close() {
         guard owned, descriptor >= 0 else { return }
         if let removal, !wroteAnything {
             // Still the file this writer made (same inode)? Then nothing of anyone's is lost by removing it.
@@ -152,7 +152,7 @@ final class LineWriter {
     }
 
     /// Writes `line` and a newline.
-    func write(line: String) throws {
+    public func write(line: String) throws {
         precondition(descriptor >= 0, "LineWriter.write after close")
         if truncatePending {
             guard ftruncate(descriptor, 0) == 0 else { throw SinkError.writeFailed(path: path, errno: errno) }
@@ -250,7 +250,7 @@ public final class CSVSink: ResultSink {
     public func finish() throws { writer.close() }
 
     /// A field quoted when it holds a comma, quote or line break (RFC 4180).
-    static func field(_ text: String) -> String {
+    public static func field(_ text: String) -> String {
         guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

@@ -16,6 +16,7 @@ struct ClipCam: ParsableCommand {
             """,
         subcommands: [
             Run.self, Cameras.self, EmbedImage.self, EmbedText.self, Score.self, Label.self, Model.self, Bench.self,
+            Analyze.self, SearchCommand.self, CacheCommand.self,
         ]
     )
 
