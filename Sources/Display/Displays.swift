@@ -20,10 +20,13 @@ public final class DisplayWindow {
         painter = OverlayPainter(renderer: renderer, fonts: fonts)
     }
 
-    /// Draws a frame and the overlay into the back buffer; nil keeps showing the last frame.
+    /// Draws a frame and the overlay into the back buffer; nil keeps showing the last frame. `reserved` keeps a
+    /// band along the bottom free for a plot strip (`OverlayLayout.plot`).
     @discardableResult
-    public func draw(frame: BGRPixels?, overlay: OverlayModel) throws -> OverlayLayout {
-        try painter.draw(frame: frame, overlay: overlay)
+    public func draw(frame: BGRPixels?, overlay: OverlayModel, reserved: OverlayLayout.Reserved = .none) throws
+        -> OverlayLayout
+    {
+        try painter.draw(frame: frame, overlay: overlay, reserved: reserved)
     }
 
     /// Puts what was drawn on screen.
@@ -66,8 +69,10 @@ public final class OffscreenDisplay {
     }
 
     @discardableResult
-    public func render(frame: BGRPixels?, overlay: OverlayModel) throws -> OverlayLayout {
-        try painter.draw(frame: frame, overlay: overlay)
+    public func render(frame: BGRPixels?, overlay: OverlayModel, reserved: OverlayLayout.Reserved = .none) throws
+        -> OverlayLayout
+    {
+        try painter.draw(frame: frame, overlay: overlay, reserved: reserved)
     }
 
     public func image() throws -> RGBImage {
