@@ -299,8 +299,15 @@ public struct OverlayLayout: Equatable, Sendable {
         func singlePanelHeight(_ score: OverlayModel.SinglePrompt, width: Int) -> Int {
             let numberBox = numberFont(width: width).box
             let markerHeight = max(3, gap * 3 / 4)
-            return padding + numberBox.height + markerHeight + barHeight + gap / 2 + lineHeight(.regular, statusSize)
+            let promptLine = stacksPrompt(score, width: width) ? lineHeight(.regular, bodySize) + gap / 2 : 0
+            return padding + promptLine + numberBox.height + markerHeight + barHeight + gap / 2 + lineHeight(.regular, statusSize)
                 + padding
+        }
+
+        /// Whether the prompt goes on a line of its own above the number: it does not fit beside it.
+        func stacksPrompt(_ score: OverlayModel.SinglePrompt, width: Int) -> Bool {
+            let numberBox = numberFont(width: width).box
+            return measure(score.prompt, .regular, bodySize).width > width - 2 * padding - numberBox.width - gap
         }
 
         /// The single-prompt panel filling `panel`.
@@ -314,10 +321,18 @@ public struct OverlayLayout: Equatable, Sendable {
             let markerHeight = max(3, gap * 3 / 4)
             backgrounds.append(FilledRect(rect: panel, color: OverlayStyle.panel))
 
-            let rowTop = panel.y + padding
-            place(
-                .prompt, score.prompt, style: .regular, pixelSize: bodySize, color: OverlayStyle.text, x: innerLeft,
-                y: rowTop + (numberBox.height - promptHeight) / 2, maxWidth: innerWidth - numberBox.width - gap)
+            var rowTop = panel.y + padding
+            if stacksPrompt(score, width: panel.width) {
+                place(
+                    .prompt, score.prompt, style: .regular, pixelSize: bodySize, color: OverlayStyle.text,
+                    x: innerLeft, y: rowTop, maxWidth: innerWidth)
+                rowTop += promptHeight + gap / 2
+            } else {
+                place(
+                    .prompt, score.prompt, style: .regular, pixelSize: bodySize, color: OverlayStyle.text,
+                    x: innerLeft, y: rowTop + (numberBox.height - promptHeight) / 2,
+                    maxWidth: innerWidth - numberBox.width - gap)
+            }
             place(
                 .percent, "\(Int(percent.rounded())) %", style: .bold, pixelSize: numberSize,
                 color: passes ? OverlayStyle.highlightText : OverlayStyle.text,
@@ -390,18 +405,27 @@ public struct OverlayLayout: Equatable, Sendable {
             let panelHeight = min(area.height, multiPanelHeight(scores, width: area.width, rows: shown.count))
             let panel = PixelRect(x: area.x, y: area.y, width: area.width, height: panelHeight)
             backgrounds.append(FilledRect(rect: panel, color: OverlayStyle.panel))
+            // The best prompt large, smaller (down to the rows' size) when it would not fit a narrow panel.
+            var bestSize = labelSize
+            while bestSize > bodySize && measure(scores.rows[best].prompt, .bold, bestSize).width > innerWidth {
+                bestSize = max(bodySize, bestSize * 5 / 6)
+            }
             place(
-                .bestLabel, scores.rows[best].prompt, style: .bold, pixelSize: labelSize,
-                color: OverlayStyle.highlightText, x: innerLeft, y: panel.y + padding, maxWidth: innerWidth)
+                .bestLabel, scores.rows[best].prompt, style: .bold, pixelSize: bestSize,
+                color: OverlayStyle.highlightText, x: innerLeft,
+                y: panel.y + padding + bestHeight - lineHeight(.bold, bestSize), maxWidth: innerWidth)
 
             // Columns: label | bar | scaled % | probability. Narrow panels drop the probability, then the %.
             let percentWidth = measure("100 %", .regular, bodySize).width
             let probabilityWidth = measure("p 1.00", .regular, bodySize).width
             let minimumBar = max(8, innerWidth / 4)
-            let showProbability = percentWidth + probabilityWidth + 3 * gap + minimumBar <= innerWidth
-            let showPercent = percentWidth + 2 * gap + minimumBar <= innerWidth
-            let fixed = gap + (showPercent ? percentWidth + gap : 0) + (showProbability ? probabilityWidth + gap : 0)
             let widestLabel = shown.map { measure(scores.rows[$0].prompt, .regular, bodySize).width }.max() ?? 0
+            // The labels keep at least a third of the width (or all they need) before the numbers get any.
+            let minimumLabel = min(widestLabel, innerWidth / 3)
+            let showProbability =
+                percentWidth + probabilityWidth + 3 * gap + minimumBar + minimumLabel <= innerWidth
+            let showPercent = percentWidth + 2 * gap + minimumBar + minimumLabel <= innerWidth
+            let fixed = gap + (showPercent ? percentWidth + gap : 0) + (showProbability ? probabilityWidth + gap : 0)
             let labelWidth = max(0, min(widestLabel, innerWidth * 2 / 5, innerWidth - fixed - minimumBar))
             let barWidth = max(0, innerWidth - labelWidth - fixed)
             let barHeight = max(4, rowHeight * 11 / 20)

@@ -407,7 +407,7 @@ public final class PlotStrip {
     }
 
     /// The index of the first time ≥ `t` (`times.count` when there is none); `times` is ascending.
-    static func firstIndex(_ times: [Double], atLeast t: Double) -> Int {
+    public static func firstIndex(_ times: [Double], atLeast t: Double) -> Int {
         var low = 0
         var high = times.count
         while low < high {
