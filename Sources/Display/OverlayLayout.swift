@@ -300,8 +300,8 @@ public struct OverlayLayout: Equatable, Sendable {
             let numberBox = numberFont(width: width).box
             let markerHeight = max(3, gap * 3 / 4)
             let promptLine = stacksPrompt(score, width: width) ? lineHeight(.regular, bodySize) + gap / 2 : 0
-            return padding + promptLine + numberBox.height + markerHeight + barHeight + gap / 2 + lineHeight(.regular, statusSize)
-                + padding
+            let detailLine = lineHeight(.regular, statusSize)
+            return padding + promptLine + numberBox.height + markerHeight + barHeight + gap / 2 + detailLine + padding
         }
 
         /// Whether the prompt goes on a line of its own above the number: it does not fit beside it.
