@@ -80,10 +80,14 @@ let package = Package(
             name: "ClipCamKit",
             dependencies: ["Capture", "Display", "Classifier", "CLIPModel", "CLIPTokenizer", "SafeFiles"]),
 
+        // The investigate window: a video with every prompt's score over time below it.
+        .target(
+            name: "InvestigateWindow", dependencies: ["CSDL2", "Capture", "Classifier", "ClipCamKit", "Display"]),
+
         .executableTarget(
             name: "clipcam",
             dependencies: [
-                "ClipCamKit", "SafeFiles", "CLinux", "Capture",
+                "ClipCamKit", "SafeFiles", "CLinux", "Capture", "InvestigateWindow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -95,6 +99,9 @@ let package = Package(
         .testTarget(name: "CLIPModelTests", dependencies: ["CLIPModel", "Classifier", "Capture"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture"]),
         .testTarget(name: "DisplayTests", dependencies: ["Display", "ScoreScale"]),
+        .testTarget(
+            name: "InvestigateWindowTests",
+            dependencies: ["InvestigateWindow", "ClipCamKit", "Display", "Capture", "CSDL2"]),
         .testTarget(
             name: "ClipCamTests",
             dependencies: ["ClipCamKit", "CLIPModel", "Classifier", "ScoreScale", "Capture", "SafeFiles"]),

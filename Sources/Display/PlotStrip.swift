@@ -164,6 +164,11 @@ public struct PlotLayout: Equatable, Sendable {
             let label = PlotLayout.timeLabel(t, step: step)
             let size = fonts.measure(label, style: .regular, pixelSize: fontSize)
             let left = min(rect.maxX - pad - size.width, max(rect.x + pad, x - size.width / 2))
+            // A label pushed against the edge onto its neighbour is left out (its grid line too).
+            if let previous = ticks.last, left < previous.frame.maxX + pad {
+                t += step
+                continue
+            }
             ticks.append(
                 Tick(
                     position: x, label: label,
