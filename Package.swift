@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "DisplayTests", dependencies: ["Display", "ScoreScale"]),
         .testTarget(
             name: "InvestigateWindowTests",
-            dependencies: ["InvestigateWindow", "ClipCamKit", "Display", "Capture", "CSDL2"]),
+            dependencies: ["InvestigateWindow", "ClipCamKit", "Classifier", "Display", "Capture", "CSDL2"]),
         .testTarget(
             name: "ClipCamTests",
             dependencies: ["ClipCamKit", "CLIPModel", "Classifier", "ScoreScale", "Capture", "SafeFiles"]),
