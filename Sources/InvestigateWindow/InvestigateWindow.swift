@@ -55,6 +55,12 @@ public final class InvestigateWindow {
     /// Scores so far: one line per prompt over the encoded frames.
     private var times: [Double] = []
     private var cosines: [[Float]] = []
+    /// The same in the plot's units (scaled % or, with `raw`, the cosines), the lowest and highest cosine, and each
+    /// line's segments as of `segmentsCount` frames: kept up to date as frames arrive rather than remade per frame.
+    private var plotted: [[Float]] = []
+    private var cosineBounds: (low: Float, high: Float)?
+    private var segmentCache: [[PlotSegment]] = []
+    private var segmentsCount = -1
     private var promptEmbeddings: [[Float]] = []
     /// Layouts as last drawn.
     public private(set) var overlayLayout: OverlayLayout?
@@ -76,6 +82,7 @@ public final class InvestigateWindow {
             duration: duration, sampleStep: Double(settings.every) / fps, prompts: settings.prompts)
         promptEmbeddings = settings.prompts.map { engine.embedPrompt($0).embedding }
         cosines = settings.prompts.map { _ in [] }
+        plotted = cosines
         logitScale = engine.logitScale
         let fonts = try OverlayFonts(override: settings.fontPath)
         display = try DisplayWindow(
@@ -172,6 +179,9 @@ public final class InvestigateWindow {
             // The whole line at once, from the stored frame embeddings: only the text was encoded.
             let line = timeline.cosines(from: 0, prompts: [prompt.embedding]).cosines[0]
             cosines.append(Array(line.prefix(times.count)))
+            plotted.append(cosines[cosines.count - 1].map(plotValue))
+            for cosine in cosines[cosines.count - 1] { widenBounds(cosine) }
+            segmentsCount = -1
         }
     }
 
@@ -179,26 +189,40 @@ public final class InvestigateWindow {
         let (newTimes, newCosines) = timeline.cosines(from: times.count, prompts: promptEmbeddings)
         guard !newTimes.isEmpty else { return }
         times += newTimes
-        for i in cosines.indices { cosines[i] += newCosines[i] }
+        for i in cosines.indices {
+            cosines[i] += newCosines[i]
+            plotted[i] += newCosines[i].map(plotValue)
+            for cosine in newCosines[i] { widenBounds(cosine) }
+        }
+    }
+
+    private func plotValue(_ cosine: Float) -> Float {
+        settings.raw ? cosine : settings.range.percent(cosine)
+    }
+
+    private func widenBounds(_ cosine: Float) {
+        cosineBounds = (min(cosineBounds?.low ?? cosine, cosine), max(cosineBounds?.high ?? cosine, cosine))
     }
 
     /// The plot's data as it stands.
     public func plotData() -> PlotData {
         let range = settings.range
-        let values: [[Float]] = settings.raw ? cosines : cosines.map { $0.map(range.percent) }
         var yRange: ClosedRange<Float> = 0...100
         var threshold = settings.threshold
         if settings.raw {
-            let all = cosines.flatMap { $0 }
-            let low = (all.min() ?? range.low) - 0.01
-            let high = (all.max() ?? range.high) + 0.01
+            let low = (cosineBounds?.low ?? range.low) - 0.01
+            let high = (cosineBounds?.high ?? range.high) + 0.01
             yRange = low...max(high, low + 0.02)
             threshold = settings.threshold.map { range.low + $0 / 100 * (range.high - range.low) }
         }
+        if segmentsCount != times.count || segmentCache.count != cosines.count {
+            segmentCache = cosines.map { line in settings.threshold.map { segments(line, percent: $0) } ?? [] }
+            segmentsCount = times.count
+        }
         let series = state.prompts.indices.map { i in
             PlotSeries(
-                label: state.prompts[i], values: values[i], visible: !state.hidden.contains(i),
-                segments: settings.threshold.map { segments(cosines[i], percent: $0) } ?? [])
+                label: state.prompts[i], values: plotted[i], visible: !state.hidden.contains(i),
+                segments: segmentCache[i])
         }
         let done = timeline.count
         let note =

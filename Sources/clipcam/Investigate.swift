@@ -48,6 +48,11 @@ struct Investigate: ParsableCommand, RepeatableOptions {
         help: ArgumentHelp(
             "When the window closes, save it as last shown as PNG (for documentation).", valueName: "file"))
     var screenshot: String?
+    @Option(
+        help: ArgumentHelp(
+            "When the window closes, write the whole video's plot as a 1600x480 PNG (cursor left out).",
+            valueName: "file"))
+    var savePlot: String?
     @Flag(
         help: "Close the window once every frame is encoded (with --screenshot: a picture of the whole video's plot).")
     var closeWhenEncoded = false
@@ -57,7 +62,9 @@ struct Investigate: ParsableCommand, RepeatableOptions {
     static let maxPrompts = 100
 
     func validate() throws {
-        try checkNotEmpty([("--prompts", prompts), ("--font", font), ("--screenshot", screenshot)])
+        try checkNotEmpty([
+            ("--prompts", prompts), ("--font", font), ("--screenshot", screenshot), ("--save-plot", savePlot),
+        ])
         switch (prompt.isEmpty, prompts) {
         case (true, nil): throw ValidationError("give --prompt TEXT (once or more) or --prompts FILE|NAME")
         case (false, .some): throw ValidationError("give either --prompt or --prompts, not both")
@@ -74,12 +81,15 @@ struct Investigate: ParsableCommand, RepeatableOptions {
                 "--window-size \(windowSize) is out of range: each side must be "
                     + "\(Run.windowSide.lowerBound)–\(Run.windowSide.upperBound) pixels")
         }
-        if let screenshot {
-            do {
-                try OutputPaths.checkReplaceable(screenshot, option: "--screenshot")
-            } catch let error as OutputPathError {
-                throw ValidationError(error.description)
-            }
+        do {
+            if let screenshot { try OutputPaths.checkReplaceable(screenshot, option: "--screenshot") }
+            if let savePlot { try OutputPaths.checkReplaceable(savePlot, option: "--save-plot") }
+            try OutputPaths.checkDistinct(
+                outputs: [("--screenshot", screenshot), ("--save-plot", savePlot)],
+                inputs: [("VIDEO", video), ("--prompts", prompts.flatMap(PromptFile.path)), ("--font", font)],
+                inputFiles: [])
+        } catch let error as OutputPathError {
+            throw ValidationError(error.description)
         }
     }
 
@@ -113,6 +123,13 @@ struct Investigate: ParsableCommand, RepeatableOptions {
             if let screenshot {
                 try window.saveScreenshot(path: screenshot)
                 printError("clipcam: screenshot \(screenshot)")
+            }
+            if let savePlot {
+                var data = window.plotData()
+                data.cursor = nil
+                try PlotImage.writePNG(
+                    data, width: 1600, height: 480, path: savePlot, fonts: try OverlayFonts(override: font))
+                printError("clipcam: plot \(savePlot)")
             }
         } catch {
             printError("error: \(error)")

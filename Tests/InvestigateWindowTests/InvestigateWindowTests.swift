@@ -122,5 +122,20 @@ private func text(_ string: String, timestamp: UInt32 = 500) -> SDL_Event {
         #expect(data.series.count == 3 && data.series[2].values.count == 60)
         #expect(data.series[2].values.allSatisfy { $0.isFinite })
         #expect(window.encoder.encodedFrames == encodedBefore)
+
+        // Home, then space plays from the start at the video's rate; space again pauses.
+        push(key(SDLK_HOME))
+        try window.step()
+        #expect(window.shownFrameTime == 0)
+        push(key(SDLK_SPACE, timestamp: 900))
+        let start = Date()
+        while (window.shownFrameTime ?? 0) < 0.5 && Date().timeIntervalSince(start) < 10 { try window.step() }
+        #expect(window.state.playing)
+        #expect((window.shownFrameTime ?? 0) >= 0.5, "playing did not advance")
+        // At 10 frames per second, half a second takes about that long (not decoded as fast as possible).
+        #expect(Date().timeIntervalSince(start) >= 0.35)
+        push(key(SDLK_SPACE, timestamp: 1900))
+        try window.step()
+        #expect(!window.state.playing)
     }
 }
