@@ -19,10 +19,13 @@ public struct InvestigateSettings: Sendable {
     public var every: Int
     public var windowSize: PixelSize
     public var fontPath: String?
+    /// The time shown first, in seconds.
+    public var startTime: Double
 
     public init(
         path: String, prompts: [String], range: ScoreRange = .heuristic, threshold: Float? = nil, raw: Bool = false,
-        every: Int = 1, windowSize: PixelSize = PixelSize(width: 1024, height: 720), fontPath: String? = nil
+        every: Int = 1, windowSize: PixelSize = PixelSize(width: 1024, height: 720), fontPath: String? = nil,
+        startTime: Double = 0
     ) {
         self.path = path
         self.prompts = prompts
@@ -32,6 +35,7 @@ public struct InvestigateSettings: Sendable {
         self.every = every
         self.windowSize = windowSize
         self.fontPath = fontPath
+        self.startTime = startTime
     }
 }
 
@@ -90,7 +94,7 @@ public final class InvestigateWindow {
         let expected = Int((duration * fps / Double(settings.every)).rounded(.up))
         timeline = FrameTimeline(expectedFrames: expected)
         encoder = BackgroundEncoder(engine: engine, path: settings.path, every: settings.every, timeline: timeline)
-        try seek(to: 0)
+        try seek(to: state.snapped(settings.startTime))
     }
 
     deinit {

@@ -41,6 +41,8 @@ struct Investigate: ParsableCommand, RepeatableOptions {
         help: ArgumentHelp(
             "Encode one frame in N (1–\(Investigate.everyRange.upperBound); default: every frame).", valueName: "n"))
     var every = 1
+    @Option(parsing: .unconditional, help: ArgumentHelp("The time shown first, in seconds.", valueName: "seconds"))
+    var start = 0.0
     @Option(parsing: .unconditional, help: ArgumentHelp("Initial window size, each side 100–8192.", valueName: "WxH"))
     var windowSize = "1024x720"
     @Option(help: ArgumentHelp("A TrueType/OpenType font for the window.", valueName: "file")) var font: String?
@@ -75,6 +77,7 @@ struct Investigate: ParsableCommand, RepeatableOptions {
         }
         if let threshold { try check(threshold, in: 0...100, option: "--threshold", unit: "a scaled score, %") }
         try check(every, in: Investigate.everyRange, option: "--every", unit: "frames")
+        try check(start, in: 0...1e9, option: "--start", unit: "seconds")
         let window = try Run.parseSize(windowSize, option: "--window-size")
         guard Run.windowSide.contains(window.width), Run.windowSide.contains(window.height) else {
             throw ValidationError(
@@ -111,7 +114,7 @@ struct Investigate: ParsableCommand, RepeatableOptions {
         let size = try Run.parseSize(windowSize, option: "--window-size")
         let settings = InvestigateSettings(
             path: video, prompts: texts, range: range.range, threshold: threshold, raw: raw, every: every,
-            windowSize: PixelSize(width: size.width, height: size.height), fontPath: font)
+            windowSize: PixelSize(width: size.width, height: size.height), fontPath: font, startTime: start)
         let window: InvestigateWindow
         do {
             window = try InvestigateWindow(settings: settings, engine: engine)
