@@ -91,6 +91,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Times PlotStrip.draw on long series (README, Investigate a video): `swift run -c release plot-bench`.
+        .executableTarget(name: "plot-bench", dependencies: ["Display"]),
         // Reads frames from a source and prints them as JSON lines; the Capture tests drive it.
         .executableTarget(name: "capture-probe", dependencies: ["Capture", "SafeFiles"]),
 

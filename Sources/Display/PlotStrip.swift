@@ -293,13 +293,19 @@ public final class PlotStrip {
         }
 
         // Lines, clipped to the plot.
+        // Opaque lines need no blending (the software renderer blends every pixel otherwise).
         var clip = SDL_Rect(plot)
         SDL_RenderSetClipRect(renderer.handle, &clip)
-        defer { SDL_RenderSetClipRect(renderer.handle, nil) }
+        SDL_SetRenderDrawBlendMode(renderer.handle, SDL_BLENDMODE_NONE)
+        defer {
+            SDL_RenderSetClipRect(renderer.handle, nil)
+            SDL_SetRenderDrawBlendMode(renderer.handle, SDL_BLENDMODE_BLEND)
+        }
         for (index, series) in data.series.enumerated() where series.visible {
             try drawLine(data.times, series.values, geometry: geometry, color: data.color(ofSeries: index))
         }
         SDL_RenderSetClipRect(renderer.handle, nil)
+        SDL_SetRenderDrawBlendMode(renderer.handle, SDL_BLENDMODE_BLEND)
 
         if let cursor = data.cursor, data.timeRange.contains(cursor) {
             let x = geometry.x(time: cursor)
@@ -334,7 +340,9 @@ public final class PlotStrip {
 
     /// One series as a polyline through, per pixel column, the column's first, lowest, highest and last value:
     /// every column shows the full range its samples span, and the line is continuous across columns. NaN values
-    /// break the line.
+    /// break the line. The samples of a column are found by comparing their times with the column's right edge
+    /// (times ascend), so the per-sample work is a comparison and a min/max; only four values a column are mapped to
+    /// pixels.
     private func drawLine(_ times: [Double], _ values: [Float], geometry: PlotGeometry, color: Color) throws {
         guard !times.isEmpty else { return }
         SDL_SetRenderDrawColor(renderer.handle, color.red, color.green, color.blue, 255)
@@ -343,42 +351,52 @@ public final class PlotStrip {
         let last = min(times.count - 1, PlotStrip.firstIndex(times, atLeast: geometry.timeRange.upperBound))
         guard first <= last else { return }
         points.removeAll(keepingCapacity: true)
+        let plot = geometry.plot
+        let t0 = geometry.timeRange.lowerBound
+        let span = geometry.timeRange.upperBound - t0
+        let xScale = span > 0 && plot.width > 1 ? Double(plot.width - 1) / span : 0
+        func row(_ value: Float) -> Int32 { Int32(geometry.y(value: value)) }
 
-        var column = Int.min
-        var firstY = 0
-        var lowY = 0
-        var highY = 0
-        var lastY = 0
-        func flushColumn() {
-            guard column != Int.min else { return }
-            let x = Int32(column)
-            points.append(SDL_Point(x: x, y: Int32(firstY)))
-            if lowY != firstY { points.append(SDL_Point(x: x, y: Int32(lowY))) }
-            if highY != lowY { points.append(SDL_Point(x: x, y: Int32(highY))) }
-            if lastY != highY { points.append(SDL_Point(x: x, y: Int32(lastY))) }
-            column = Int.min
-        }
-        for i in first...last {
-            let value = values[i]
-            if value.isNaN {
-                flushColumn()
-                try strokePoints()
-                continue
+        try times.withUnsafeBufferPointer { t in
+            try values.withUnsafeBufferPointer { v in
+                var i = first
+                while i <= last {
+                    let column = xScale > 0 ? Int(((t[i] - t0) * xScale).rounded()) : 0
+                    // Times below this belong to `column` (the rounding's boundary to the next one).
+                    let edge = xScale > 0 ? t0 + (Double(column) + 0.5) / xScale : .infinity
+                    var firstValue = v[i]
+                    var low = firstValue
+                    var high = firstValue
+                    var lastValue = firstValue
+                    var gap = firstValue.isNaN
+                    var j = i + 1
+                    while j <= last && t[j] < edge {
+                        let value = v[j]
+                        if value.isNaN {
+                            gap = true
+                        } else {
+                            if firstValue.isNaN { (firstValue, low, high) = (value, value, value) }
+                            low = Swift.min(low, value)
+                            high = Swift.max(high, value)
+                            lastValue = value
+                        }
+                        j += 1
+                    }
+                    if gap { try strokePoints() }
+                    if !firstValue.isNaN {
+                        let x = Int32(plot.x + column)
+                        // Screen rows grow downwards: the lowest value is the largest row.
+                        let (yFirst, yLow, yHigh, yLast) = (row(firstValue), row(low), row(high), row(lastValue))
+                        points.append(SDL_Point(x: x, y: yFirst))
+                        if yLow != yFirst { points.append(SDL_Point(x: x, y: yLow)) }
+                        if yHigh != yLow { points.append(SDL_Point(x: x, y: yHigh)) }
+                        if yLast != yHigh { points.append(SDL_Point(x: x, y: yLast)) }
+                    }
+                    if gap && lastValue.isNaN { try strokePoints() }
+                    i = j
+                }
             }
-            let x = geometry.x(time: times[i])
-            let y = geometry.y(value: value)
-            if x != column {
-                flushColumn()
-                column = x
-                (firstY, lowY, highY, lastY) = (y, y, y, y)
-            } else {
-                // Screen rows grow downwards: the lowest value is the largest row.
-                lowY = max(lowY, y)
-                highY = min(highY, y)
-                lastY = y
-            }
         }
-        flushColumn()
         try strokePoints()
     }
 

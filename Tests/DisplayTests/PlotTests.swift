@@ -134,6 +134,22 @@ extension SDLTests {
             #expect(image[x, g.y(value: 95)] != PlotPalette.color(0))
         }
 
+        @Test func missingValuesLeaveAGap() throws {
+            let fonts = try loadFonts()
+            let times = (0..<600).map { Double($0) * 0.1 }
+            let values = times.map { $0 >= 20 && $0 < 40 ? Float.nan : 50 }
+            let data = PlotData(times: times, series: [PlotSeries(label: "gap", values: values)], duration: 60)
+            let image = try PlotImage.render(data, width: 800, height: 240, fonts: fonts).image()
+            let layout = PlotLayout(data: data, rect: PixelRect(x: 0, y: 0, width: 800, height: 240), fonts: fonts)
+            let row = layout.geometry.y(value: 50)
+            for time in [5.0, 19.0, 41.0, 55.0] {
+                #expect(image[freeColumn(layout, near: time), row] == PlotPalette.color(0), "\(time) s")
+            }
+            for time in [21.0, 30.0, 39.0] {
+                #expect(image[freeColumn(layout, near: time), row] != PlotPalette.color(0), "line drawn at \(time) s")
+            }
+        }
+
         @Test func scrollingWindowShowsOnlyItsSeconds() throws {
             let fonts = try loadFonts()
             // Two minutes at 10 Hz: 1 % before 100 s, 99 % after; the window shows 90–120 s.
