@@ -419,7 +419,14 @@ public struct OverlayLayout: Equatable, Sendable {
             let percentWidth = measure("100 %", .regular, bodySize).width
             let probabilityWidth = measure("p 1.00", .regular, bodySize).width
             let minimumBar = max(8, innerWidth / 4)
-            let widestLabel = shown.map { measure(scores.rows[$0].prompt, .regular, bodySize).width }.max() ?? 0
+            // Labels that share their first words ("a photo of a …") lose them when the full labels do not fit,
+            // so that the rows stay told apart (the best prompt above is written whole).
+            var labels = scores.rows.map(\.prompt)
+            let fullWidest = shown.map { measure(labels[$0], .regular, bodySize).width }.max() ?? 0
+            if fullWidest > innerWidth * 2 / 5 {
+                labels = droppingCommonWords(labels, of: shown)
+            }
+            let widestLabel = shown.map { measure(labels[$0], .regular, bodySize).width }.max() ?? 0
             // The labels keep at least a third of the width (or all they need) before the numbers get any.
             let minimumLabel = min(widestLabel, innerWidth / 3)
             let showProbability =
@@ -442,7 +449,7 @@ public struct OverlayLayout: Equatable, Sendable {
                 }
                 let textColor = isBest ? OverlayStyle.highlightText : OverlayStyle.text
                 place(
-                    .rowLabel(index), row.prompt, style: .regular, pixelSize: bodySize, color: textColor,
+                    .rowLabel(index), labels[index], style: .regular, pixelSize: bodySize, color: textColor,
                     x: innerLeft, y: y, maxWidth: labelWidth)
                 let percent = scaledPercent(cosine: row.cosine, range: scores.range)
                 let track = PixelRect(
@@ -500,6 +507,23 @@ public struct OverlayLayout: Equatable, Sendable {
             backgrounds.append(FilledRect(rect: panel, color: OverlayStyle.panel))
         }
     }
+}
+
+/// `labels` without the leading words that all the labels at `indices` share (at least one word of each is kept);
+/// unchanged when they share none or there is only one.
+func droppingCommonWords(_ labels: [String], of indices: [Int]) -> [String] {
+    guard indices.count > 1 else { return labels }
+    let words = indices.map { labels[$0].split(separator: " ", omittingEmptySubsequences: false) }
+    var common = 0
+    while words.allSatisfy({ $0.count > common + 1 }) && Set(words.map { $0[common] }).count == 1 {
+        common += 1
+    }
+    guard common > 0 else { return labels }
+    var result = labels
+    for (index, split) in zip(indices, words) {
+        result[index] = split.dropFirst(common).joined(separator: " ")
+    }
+    return result
 }
 
 /// Pixels of a bar `width` wide filled for `percent` (0–100): exactly proportional, rounded to the nearest pixel.

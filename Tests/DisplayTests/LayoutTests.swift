@@ -210,3 +210,16 @@ import Testing
         inner.x >= outer.x && inner.y >= outer.y && inner.maxX <= outer.maxX && inner.maxY <= outer.maxY
     }
 }
+
+@Suite struct CommonWordsTests {
+    @Test func sharedLeadingWordsAreDroppedWhenEveryLabelKeepsOne() {
+        let labels = ["a photo of a laptop", "a photo of a computer mouse", "a photo of a pen"]
+        #expect(droppingCommonWords(labels, of: [0, 1, 2]) == ["laptop", "computer mouse", "pen"])
+        #expect(droppingCommonWords(labels, of: [1]) == labels)
+        #expect(droppingCommonWords(["a cat", "a dog"], of: [0, 1]) == ["cat", "dog"])
+        #expect(droppingCommonWords(["a photo", "a photo of a dog"], of: [0, 1]) == ["photo", "photo of a dog"])
+        #expect(droppingCommonWords(["cat", "dog"], of: [0, 1]) == ["cat", "dog"])
+        // Only the rows shown count; the others keep their text.
+        #expect(droppingCommonWords(["x y", "x z", "w"], of: [0, 1]) == ["y", "z", "w"])
+    }
+}
