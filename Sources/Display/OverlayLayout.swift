@@ -418,7 +418,7 @@ public struct OverlayLayout: Equatable, Sendable {
             // Columns: label | bar | scaled % | probability. Narrow panels drop the probability, then the %.
             let percentWidth = measure("100 %", .regular, bodySize).width
             let probabilityWidth = measure("p 1.00", .regular, bodySize).width
-            let minimumBar = max(8, innerWidth / 4)
+            let minimumBar = max(8, innerWidth / 5)
             // Labels that share their first words ("a photo of a …") lose them when the full labels do not fit,
             // so that the rows stay told apart (the best prompt above is written whole).
             var labels = scores.rows.map(\.prompt)
@@ -433,7 +433,7 @@ public struct OverlayLayout: Equatable, Sendable {
                 percentWidth + probabilityWidth + 3 * gap + minimumBar + minimumLabel <= innerWidth
             let showPercent = percentWidth + 2 * gap + minimumBar + minimumLabel <= innerWidth
             let fixed = gap + (showPercent ? percentWidth + gap : 0) + (showProbability ? probabilityWidth + gap : 0)
-            let labelWidth = max(0, min(widestLabel, innerWidth * 2 / 5, innerWidth - fixed - minimumBar))
+            let labelWidth = max(0, min(widestLabel, innerWidth / 2, innerWidth - fixed - minimumBar))
             let barWidth = max(0, innerWidth - labelWidth - fixed)
             let barHeight = max(4, rowHeight * 11 / 20)
 
