@@ -272,7 +272,9 @@ public final class InvestigateWindow {
         if let draft = state.draft { model.banner = "new prompt: " + draft + "▏" }
         // The encoded frame at (or just before) the time shown.
         let index = PlotStrip.firstIndex(times, atLeast: time + state.sampleStep / 2) - 1
-        guard index >= 0, index < times.count, !cosines.isEmpty else { return model }
+        // Not encoded yet: the nearest encoded frame is another one, whose scores would mislead.
+        guard index >= 0, index < times.count, !cosines.isEmpty, abs(times[index] - time) <= state.sampleStep
+        else { return model }
         let frameCosines = cosines.map { $0[index] }
         let probabilities = Scoring.probabilities(cosines: frameCosines, logitScale: logitScale)
         let top = frameCosines.indices.sorted { frameCosines[$0] > frameCosines[$1] }.prefix(3)
