@@ -86,13 +86,19 @@ let package = Package(
             name: "Investigator",
             dependencies: ["ClipCamKit", "Capture", "Classifier", "CLIPModel", "SafeFiles", "CLinux", "COpenSSL"]),
 
+        // The investigate window: a video with every prompt's score over time below it.
+        .target(
+            name: "InvestigateWindow", dependencies: ["CSDL2", "Capture", "Classifier", "ClipCamKit", "Display"]),
+
         .executableTarget(
             name: "clipcam",
             dependencies: [
-                "ClipCamKit", "Investigator", "SafeFiles", "CLinux", "Capture",
+                "ClipCamKit", "Investigator", "SafeFiles", "CLinux", "Capture", "InvestigateWindow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Times PlotStrip.draw on long series (README, Investigate a video): `swift run -c release plot-bench`.
+        .executableTarget(name: "plot-bench", dependencies: ["Display"]),
         // Reads frames from a source and prints them as JSON lines; the Capture tests drive it.
         .executableTarget(name: "capture-probe", dependencies: ["Capture", "SafeFiles"]),
 
@@ -104,6 +110,9 @@ let package = Package(
         .testTarget(
             name: "InvestigatorTests",
             dependencies: ["Investigator", "ClipCamKit", "CLIPModel", "Classifier", "Capture", "SafeFiles"]),
+        .testTarget(
+            name: "InvestigateWindowTests",
+            dependencies: ["InvestigateWindow", "ClipCamKit", "Classifier", "Display", "Capture", "CSDL2"]),
         .testTarget(
             name: "ClipCamTests",
             dependencies: ["ClipCamKit", "CLIPModel", "Classifier", "ScoreScale", "Capture", "SafeFiles"]),

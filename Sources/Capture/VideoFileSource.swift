@@ -33,9 +33,14 @@ public final class VideoFileSource: FrameSource {
     public static let maxSide = 8192
     public static let maxPixels = 7680 * 4320
 
-    public init(path: String, options: CaptureOptions = CaptureOptions()) {
+    /// Seconds into the file where decoding starts (ffmpeg's input seeking, `-ss` before `-i`: frame-exact when
+    /// decoding); frame k then has timestamp `startTime + k / fps`.
+    public let startTime: Double
+
+    public init(path: String, options: CaptureOptions = CaptureOptions(), startTime: Double = 0) {
         self.path = path
         self.options = options
+        self.startTime = max(0, startTime.isFinite ? startTime : 0)
     }
 
     deinit {
@@ -66,7 +71,10 @@ public final class VideoFileSource: FrameSource {
         }
         let log = try VideoFileSource.anonymousFile()
         let arguments: [[UInt8]] =
-            [["-nostdin", "-hide_banner", "-loglevel", "error"], options.loop ? ["-stream_loop", "-1"] : [], ["-i"]]
+            [
+                ["-nostdin", "-hide_banner", "-loglevel", "error"], options.loop ? ["-stream_loop", "-1"] : [],
+                startTime > 0 ? ["-ss", String(startTime)] : [], ["-i"],
+            ]
             .joined().map { Array($0.utf8) }
             + [VideoFileSource.ffmpegInput(file)]
             + ["-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "bgr24", "-"].map { Array($0.utf8) }
@@ -112,7 +120,7 @@ public final class VideoFileSource: FrameSource {
         }
         if !options.fast && !pacer.waitForNextFrame(stopSignal) { return nil }
         let frame = Frame(
-            index: index, timestamp: Double(index) / (format.fps ?? 25), width: format.width,
+            index: index, timestamp: startTime + Double(index) / (format.fps ?? 25), width: format.width,
             height: format.height, bgr: pixels)
         index += 1
         return frame
@@ -180,6 +188,29 @@ public final class VideoFileSource: FrameSource {
         }
         let how = "ffmpeg \(termination)"
         return lines.isEmpty ? how : "\(how): \(lines)"
+    }
+
+    /// The duration of `path` in seconds as ffprobe reports it (the container's, else the first video stream's);
+    /// nil when it reports none.
+    public static func duration(_ path: String, timeLimit: Double = probeTimeLimit) throws -> Double? {
+        let arguments =
+            [
+                "-v", "error", "-select_streams", "v:0", "-show_entries", "format=duration:stream=duration", "-of",
+                "json",
+            ].map { Array($0.utf8) } + [ffmpegInput(SystemPath(path))]
+        let result: (termination: ChildTermination, output: String, error: String)
+        do {
+            result = try ChildProcess.run(
+                try findTool("ffprobe"), arguments, timeLimit: timeLimit, what: "to read the video's duration")
+        } catch let error as ChildProcessError {
+            throw SourceError.videoUnreadable(path: path, reason: error.description)
+        }
+        guard result.termination.succeeded,
+            let json = try? JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+        else { return nil }
+        let format = (json["format"] as? [String: Any])?["duration"] as? String
+        let stream = ((json["streams"] as? [[String: Any]])?.first)?["duration"] as? String
+        return [format, stream].compactMap { $0.flatMap(Double.init) }.first { $0 > 0 && $0.isFinite }
     }
 
     /// ffmpeg's input argument for `file`: the `file:` protocol and the path's bytes.

@@ -32,6 +32,9 @@ public final class EncoderWorker: Sendable {
 
     private struct State {
         var latest: FrameResult?
+        /// The newest results, oldest first, at most `historyLimit`; `published` counts every result so far.
+        var history: [FrameResult] = []
+        var published = 0
         var stats = EncoderStats()
         var times: [Double] = []
         var pendingPrompts: [String]?
@@ -166,6 +169,11 @@ public final class EncoderWorker: Sendable {
     private func publish(_ result: FrameResult, at time: Double) {
         state.withLock { state in
             state.latest = result
+            if state.history.count >= EncoderWorker.historyLimit {
+                state.history.removeFirst(state.history.count / 2)
+            }
+            state.history.append(result)
+            state.published += 1
             if result.reused { state.stats.reused += 1 } else { state.stats.encoded += 1 }
             if state.times.count == 10 { state.times.removeFirst() }
             state.times.append(time)
@@ -177,6 +185,18 @@ public final class EncoderWorker: Sendable {
 
     /// The newest result, or nil before the first frame is encoded.
     public var latest: FrameResult? { state.withLock { $0.latest } }
+
+    /// Results kept for `results(after:)`: enough for a reader that looks a few times a second at any rate.
+    public static let historyLimit = 4096
+
+    /// The results published after the first `count` ones (those still kept), and the number published so far:
+    /// pass that number next time to get only newer ones.
+    public func results(after count: Int) -> (results: [FrameResult], total: Int) {
+        state.withLock { state in
+            let new = min(state.history.count, max(0, state.published - count))
+            return (Array(state.history.suffix(new)), state.published)
+        }
+    }
 
     public var stats: EncoderStats { state.withLock { $0.stats } }
 

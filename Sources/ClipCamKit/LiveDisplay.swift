@@ -22,12 +22,21 @@ final class LiveDisplay {
     private var lastFrame: Frame?
     /// The banner of the last drawn window (an error, the pause, a notice), kept for the screenshot.
     private var lastBanner: String?
+    /// The plot strip of the last seconds (`g` shows and hides it), fed from the encoder's results.
+    private var history: LivePlotHistory
+    private var showPlot: Bool
+    /// Prompts whose lines are hidden (keys 1–9).
+    private var hiddenLines: Set<Int> = []
+    /// Results taken from the encoder so far.
+    private var resultsSeen = 0
+    /// Height the window grew by for the plot, given back when it is hidden.
+    private var plotHeight = 0
     /// How long an error stays on screen before the window closes.
     static let errorLinger = 3.0
 
     init(
         size: PixelSize, fontPath: String?, modelName: String, randomWeights: Bool, prompts: [String],
-        threshold: Float?, range: ScoreRange
+        threshold: Float?, range: ScoreRange, plotSeconds: Double = 30, showPlot: Bool = false
     ) throws {
         // With no screen SDL falls back to drawing in memory: a window nobody sees, a run that shows nothing.
         // That is only wanted when asked for by name (SDL_VIDEODRIVER=offscreen, as tests and bench do). Without
@@ -47,8 +56,12 @@ final class LiveDisplay {
             || (environment["XDG_RUNTIME_DIR"] ?? "").hasPrefix("/")
         let onlyX11 = requested.isEmpty && !display.isEmpty && !waylandReachable
         let fonts = try OverlayFonts(override: fontPath)
+        // The plot gets a band of its own below the video: the window is taller by it.
+        let plotHeight = showPlot ? LiveDisplay.plotHeight(forWindowHeight: size.height) : 0
         do {
-            window = try DisplayWindow(title: "clipcam", size: size, fonts: fonts, videoDriver: onlyX11 ? "x11" : nil)
+            window = try DisplayWindow(
+                title: "clipcam", size: PixelSize(width: size.width, height: size.height + plotHeight), fonts: fonts,
+                videoDriver: onlyX11 ? "x11" : nil)
         } catch let error as SDLError where onlyX11 {
             guard case .callFailed = error else { throw error }
             throw PipelineError.noDisplay(
@@ -56,6 +69,9 @@ final class LiveDisplay {
                 reason: "SDL cannot open the X display \(display): \(SDLError.currentMessage()); Wayland is out of "
                     + "reach too, $XDG_RUNTIME_DIR being unset")
         }
+        self.plotHeight = plotHeight
+        self.showPlot = showPlot
+        history = LivePlotHistory(seconds: plotSeconds)
         if window.video.isHeadless && requested.isEmpty {
             throw PipelineError.noDisplay(driver: window.video.driver)
         }
@@ -101,7 +117,11 @@ final class LiveDisplay {
                     }
                     encoder.setPrompts(updated)
                     prompts = updated
-                case .resized:
+                case .togglePlot:
+                    togglePlot()
+                case .toggleSeries(let index):
+                    if hiddenLines.contains(index) { hiddenLines.remove(index) } else { hiddenLines.insert(index) }
+                default:
                     break
                 }
             }
@@ -140,6 +160,30 @@ final class LiveDisplay {
         return quit
     }
 
+    /// The plot band's height for a window `height` pixels tall (without the band).
+    static func plotHeight(forWindowHeight height: Int) -> Int {
+        min(320, max(140, height * 2 / 5))
+    }
+
+    /// Shows or hides the plot, growing the window by the band's height (or giving it back).
+    private func togglePlot() {
+        let size = window.window.size
+        showPlot.toggle()
+        if showPlot {
+            plotHeight = LiveDisplay.plotHeight(forWindowHeight: size.height)
+            window.window.resize(to: PixelSize(width: size.width, height: size.height + plotHeight))
+        } else {
+            window.window.resize(to: PixelSize(width: size.width, height: max(100, size.height - plotHeight)))
+        }
+    }
+
+    /// Takes the encoder's newest results into the plot's history.
+    private func collectResults(_ encoder: EncoderWorker) {
+        let (results, total) = encoder.results(after: resultsSeen)
+        resultsSeen = total
+        for result in results { history.append(result) }
+    }
+
     /// The overlay for the newest result.
     func overlay(runner: CaptureRunner, encoder: EncoderWorker, banner: String?) -> OverlayModel {
         let status = OverlayModel.Status(
@@ -172,10 +216,23 @@ final class LiveDisplay {
         -> OverlayLayout
     {
         let model = overlay(runner: runner, encoder: encoder, banner: banner)
-        guard let frame else { return try window.draw(frame: nil, overlay: model) }
-        return try BGRPixels.withPixels(of: frame.bgr, width: frame.width, height: frame.height) { pixels in
-            try window.draw(frame: pixels, overlay: model)
+        collectResults(encoder)
+        let reserved = OverlayLayout.Reserved(plotHeight: showPlot ? plotHeight : 0)
+        let layout: OverlayLayout
+        if let frame {
+            layout = try BGRPixels.withPixels(of: frame.bgr, width: frame.width, height: frame.height) { pixels in
+                try window.draw(frame: pixels, overlay: model, reserved: reserved)
+            }
+        } else {
+            layout = try window.draw(frame: nil, overlay: model, reserved: reserved)
         }
+        if showPlot && !layout.plot.isEmpty {
+            // In the single-prompt view only that prompt's line is drawn.
+            var hidden = hiddenLines
+            if let index = view, prompts.count > 1 { hidden.formUnion(prompts.indices.filter { $0 != index }) }
+            try window.plot.draw(history.data(hidden: hidden, threshold: threshold), in: layout.plot)
+        }
+        return layout
     }
 
     /// Draws the last frame with the final overlay and the banner the window last showed, saves it as PNG at `path`

@@ -30,13 +30,17 @@ public struct PipelineSettings: Sendable {
     /// Where to save the last rendered window as PNG when the run ends.
     public var screenshotPath: String?
     public var windowSize: PixelSize
+    /// Seconds the window's plot strip shows.
+    public var plotSeconds: Double
+    /// The plot strip is shown from the start (`g` toggles it).
+    public var showPlot: Bool
 
     public init(
         source: String, capture: CaptureOptions = CaptureOptions(), queueCapacity: Int = 1, prompts: [String],
         range: ScoreRange = .heuristic, threshold: Float? = nil, smooth: Int = 1,
         reuseThreshold: Double? = FrameSignature.defaultThreshold, maxFrames: Int? = nil,
         headless: Bool = false, fontPath: String? = nil, screenshotPath: String? = nil,
-        windowSize: PixelSize = PixelSize(width: 960, height: 540)
+        windowSize: PixelSize = PixelSize(width: 960, height: 540), plotSeconds: Double = 30, showPlot: Bool = false
     ) {
         self.source = source
         self.capture = capture
@@ -51,6 +55,8 @@ public struct PipelineSettings: Sendable {
         self.fontPath = fontPath
         self.screenshotPath = screenshotPath
         self.windowSize = windowSize
+        self.plotSeconds = plotSeconds
+        self.showPlot = showPlot
     }
 }
 
@@ -138,7 +144,8 @@ public final class Pipeline: Sendable {
             : try LiveDisplay(
                 size: settings.windowSize, fontPath: settings.fontPath, modelName: engine.name,
                 randomWeights: engine.isRandom, prompts: settings.prompts,
-                threshold: settings.threshold, range: settings.range)
+                threshold: settings.threshold, range: settings.range, plotSeconds: settings.plotSeconds,
+                showPlot: settings.showPlot)
 
         var options = settings.capture
         let log = self.log

@@ -16,6 +16,21 @@ public enum DisplayEvent: Equatable, Sendable {
     case newPrompt(String)
     /// The drawing area changed size.
     case resized(PixelSize)
+    /// `g`: show or hide the plot strip.
+    case togglePlot
+    /// `1`–`9`: show or hide prompt n − 1's line.
+    case toggleSeries(Int)
+    /// ← / →: one sampled frame back (−1) or on (+1).
+    case step(Int)
+    /// Shift + ← / →: seconds back (negative) or on.
+    case skip(Double)
+    /// Home / End.
+    case toStart
+    case toEnd
+    /// The left mouse button went down at a point of the drawing area, or moved while held.
+    case press(x: Int, y: Int)
+    case drag(x: Int, y: Int)
+    case release
 }
 
 /// Turns SDL events into `DisplayEvent`s and holds the state of prompt typing.
@@ -25,6 +40,8 @@ public struct DisplayEventMapper {
     /// Timestamp of the `/` key press that started typing: its own text event (sent by SDL within the same
     /// millisecond or two, when text input was already on) is not part of the prompt.
     private var startTimestamp: UInt32?
+    /// The left button is down (motion then drags).
+    private var buttonHeld = false
 
     public init() {}
 
@@ -47,6 +64,14 @@ public struct DisplayEventMapper {
             return keyDown(event.key)
         case SDL_TEXTINPUT:
             return text(event.text)
+        case SDL_MOUSEBUTTONDOWN where event.button.button == UInt8(SDL_BUTTON_LEFT):
+            buttonHeld = true
+            return [.press(x: Int(event.button.x), y: Int(event.button.y))]
+        case SDL_MOUSEMOTION where buttonHeld:
+            return [.drag(x: Int(event.motion.x), y: Int(event.motion.y))]
+        case SDL_MOUSEBUTTONUP where event.button.button == UInt8(SDL_BUTTON_LEFT):
+            buttonHeld = false
+            return [.release]
         default:
             return []
         }
@@ -73,8 +98,24 @@ public struct DisplayEventMapper {
                 return []
             }
         }
-        guard key.repeat == 0 else { return [] }
+        let shift = key.keysym.mod & UInt16(KMOD_SHIFT.rawValue) != 0
+        // Seeking keys repeat while held; the others act once per press.
         switch code {
+        case SDLKey.left: return [shift ? .skip(-10) : .step(-1)]
+        case SDLKey.right: return [shift ? .skip(10) : .step(1)]
+        default: break
+        }
+        guard key.repeat == 0 else { return [] }
+        if (SDLKey.one...SDLKey.nine).contains(code) {
+            return [.toggleSeries(Int(code - SDLKey.one))]
+        }
+        switch code {
+        case SDLKey.g:
+            return [.togglePlot]
+        case SDLKey.home:
+            return [.toStart]
+        case SDLKey.end:
+            return [.toEnd]
         case SDLKey.q, SDLKey.escape:
             return [.quit]
         case SDLKey.space:
@@ -126,6 +167,13 @@ enum SDLKey {
     static let space = SDL_Keycode(SDLK_SPACE.rawValue)
     static let slash = SDL_Keycode(SDLK_SLASH.rawValue)
     static let keypadDivide = SDL_Keycode(SDLK_KP_DIVIDE.rawValue)
+    static let g = SDL_Keycode(SDLK_g.rawValue)
+    static let one = SDL_Keycode(SDLK_1.rawValue)
+    static let nine = SDL_Keycode(SDLK_9.rawValue)
+    static let left = SDL_Keycode(SDLK_LEFT.rawValue)
+    static let right = SDL_Keycode(SDLK_RIGHT.rawValue)
+    static let home = SDL_Keycode(SDLK_HOME.rawValue)
+    static let end = SDL_Keycode(SDLK_END.rawValue)
 }
 
 extension String {

@@ -6,6 +6,8 @@ public final class DisplayWindow {
     public let window: Window
     public let renderer: Renderer
     public let painter: OverlayPainter
+    /// Draws plot strips into the window (`OverlayLayout.plot`).
+    public let plot: PlotStrip
     private var mapper = DisplayEventMapper()
 
     /// Opens a resizable window. `videoDriver` forces an SDL video driver (`x11`, `wayland`, `offscreen`, …);
@@ -18,12 +20,16 @@ public final class DisplayWindow {
         window = try Window(video: video, title: title, size: size)
         renderer = try Renderer(window: window)
         painter = OverlayPainter(renderer: renderer, fonts: fonts)
+        plot = PlotStrip(renderer: renderer, fonts: fonts)
     }
 
-    /// Draws a frame and the overlay into the back buffer; nil keeps showing the last frame.
+    /// Draws a frame and the overlay into the back buffer; nil keeps showing the last frame. `reserved` keeps a
+    /// band along the bottom free for a plot strip (`OverlayLayout.plot`).
     @discardableResult
-    public func draw(frame: BGRPixels?, overlay: OverlayModel) throws -> OverlayLayout {
-        try painter.draw(frame: frame, overlay: overlay)
+    public func draw(frame: BGRPixels?, overlay: OverlayModel, reserved: OverlayLayout.Reserved = .none) throws
+        -> OverlayLayout
+    {
+        try painter.draw(frame: frame, overlay: overlay, reserved: reserved)
     }
 
     /// Puts what was drawn on screen.
@@ -59,15 +65,19 @@ public final class DisplayWindow {
 public final class OffscreenDisplay {
     public let target: OffscreenTarget
     public let painter: OverlayPainter
+    public let plot: PlotStrip
 
     public init(size: PixelSize, fonts: OverlayFonts) throws {
         target = try OffscreenTarget(size: size)
         painter = OverlayPainter(renderer: target.renderer, fonts: fonts)
+        plot = PlotStrip(renderer: target.renderer, fonts: fonts)
     }
 
     @discardableResult
-    public func render(frame: BGRPixels?, overlay: OverlayModel) throws -> OverlayLayout {
-        try painter.draw(frame: frame, overlay: overlay)
+    public func render(frame: BGRPixels?, overlay: OverlayModel, reserved: OverlayLayout.Reserved = .none) throws
+        -> OverlayLayout
+    {
+        try painter.draw(frame: frame, overlay: overlay, reserved: reserved)
     }
 
     public func image() throws -> RGBImage {

@@ -95,10 +95,32 @@ public func letterboxRect(content: PixelSize, in container: PixelSize) -> PixelR
 }
 
 /// Where everything of an overlay goes in an output of a given size; computed without drawing anything.
+///
+/// Nothing but a transient banner covers the video: the status line is a strip along the top, the score panel goes
+/// beside the video (a column on the right) or below it, whichever leaves the video larger, and room reserved for
+/// a plot strip (`Reserved.plotHeight`) is a band along the bottom. The video is letterboxed in what is left.
 public struct OverlayLayout: Equatable, Sendable {
+    /// Room the caller keeps for its own drawing.
+    public struct Reserved: Equatable, Sendable {
+        /// Height of a full-width band along the bottom (a plot strip); 0 for none.
+        public var plotHeight: Int
+        public init(plotHeight: Int = 0) { self.plotHeight = plotHeight }
+        public static let none = Reserved()
+    }
+
+    /// Where the score panel went.
+    public enum Arrangement: Equatable, Sendable {
+        case none
+        case beside
+        case below
+    }
+
     public var size: PixelSize
     /// Where the video frame is drawn; black bars fill the rest.
     public var video: PixelRect
+    /// The band kept for a plot strip (empty when none was reserved).
+    public var plot: PixelRect = .zero
+    public var arrangement: Arrangement = .none
     /// Translucent backgrounds and row highlights, drawn first, in order.
     public var backgrounds: [FilledRect] = []
     public var bars: [BarItem] = []
@@ -109,23 +131,69 @@ public struct OverlayLayout: Equatable, Sendable {
     public func text(_ role: TextRole) -> TextItem? { texts.first { $0.role == role } }
 
     /// Lays out `model` over an output of `size` showing video frames of `frameSize` (nil: no frame yet).
-    public init(model: OverlayModel, frameSize: PixelSize?, size: PixelSize, fonts: some TextMeasuring) {
+    public init(
+        model: OverlayModel, frameSize: PixelSize?, size: PixelSize, fonts: some TextMeasuring,
+        reserved: Reserved = .none
+    ) {
         self.size = size
-        self.video = frameSize.map { letterboxRect(content: $0, in: size) } ?? .zero
         var builder = Builder(size: size, fonts: fonts)
         let top = builder.statusPanel(model)
-        let hasBanner = !(model.banner ?? "").isEmpty
-        var bottom = size.height - builder.margin
+        let plotHeight = min(max(0, reserved.plotHeight), max(0, (size.height - top) / 2))
+        if plotHeight > 0 {
+            plot = PixelRect(x: 0, y: size.height - plotHeight, width: size.width, height: plotHeight)
+        }
+        // The region under the status strip and above the plot, for the video and the score panel.
+        let middle = PixelRect(x: 0, y: top, width: size.width, height: size.height - top - plotHeight)
+        // Frames not known yet are laid out as 4:3, the commonest camera shape.
+        let content = frameSize ?? PixelSize(width: 4, height: 3)
+        var videoArea = middle
+        let m = builder.margin
         switch model.scores {
         case .none: break
-        case .single(let score): bottom = builder.singlePanel(score)
-        case .multi(let scores):
-            // Rows that would reach into the banner's place are left out.
-            let bannerSpace = hasBanner ? builder.lineHeight(.bold, builder.bannerSize) + 2 * builder.padding : 0
-            bottom = builder.multiPanel(scores, top: top + builder.margin + bannerSpace + builder.margin)
+        case .single, .multi:
+            // Beside: a column at least `minColumn` wide, wider when the letterboxed video leaves more room.
+            let fullVideo = letterboxRect(content: content, in: middle.size)
+            let minColumn = min(middle.width / 2, builder.scaledWidth(300))
+            let column = min(middle.width / 2, max(minColumn, middle.width - fullVideo.width))
+            let besideVideo = letterboxRect(
+                content: content, in: PixelSize(width: middle.width - column, height: middle.height))
+            let columnRect = PixelRect(
+                x: middle.maxX - column + m / 2, y: middle.y + m / 2, width: column - m, height: middle.height - m)
+            // Below: the panel's natural height at the full width, at most half the region.
+            let belowWidth = middle.width - 2 * m
+            let natural: Int
+            switch model.scores {
+            case .single(let score): natural = builder.singlePanelHeight(score, width: belowWidth)
+            case .multi(let scores): natural = builder.multiPanelHeight(scores, width: belowWidth, rows: nil)
+            case .none: natural = 0
+            }
+            let belowHeight = min(natural + m, middle.height / 2)
+            let belowVideo = letterboxRect(
+                content: content, in: PixelSize(width: middle.width, height: middle.height - belowHeight))
+            let belowRect = PixelRect(
+                x: middle.x + m, y: middle.maxY - belowHeight + m / 2, width: belowWidth, height: belowHeight - m)
+            let beside = besideVideo.width * besideVideo.height >= belowVideo.width * belowVideo.height
+            arrangement = beside ? .beside : .below
+            var panel = beside ? columnRect : belowRect
+            videoArea =
+                beside
+                ? PixelRect(x: middle.x, y: middle.y, width: middle.width - column, height: middle.height)
+                : PixelRect(x: middle.x, y: middle.y, width: middle.width, height: middle.height - belowHeight)
+            switch model.scores {
+            case .single(let score):
+                panel.height = min(panel.height, builder.singlePanelHeight(score, width: panel.width))
+                builder.singlePanel(score, in: panel)
+            case .multi(let scores):
+                builder.multiPanel(scores, in: panel)
+            case .none: break
+            }
         }
-        if let banner = model.banner, hasBanner {
-            builder.bannerPanel(banner, between: top, and: bottom)
+        let box = letterboxRect(content: content, in: videoArea.size)
+        self.video =
+            frameSize == nil
+            ? .zero : PixelRect(x: videoArea.x + box.x, y: videoArea.y + box.y, width: box.width, height: box.height)
+        if let banner = model.banner, !banner.isEmpty {
+            builder.bannerPanel(banner, over: videoArea)
         }
         backgrounds = builder.backgrounds
         bars = builder.bars
@@ -136,6 +204,7 @@ public struct OverlayLayout: Equatable, Sendable {
     private struct Builder<Fonts: TextMeasuring> {
         let size: PixelSize
         let fonts: Fonts
+        let scale: Double
         let margin: Int
         let padding: Int
         let gap: Int
@@ -155,6 +224,7 @@ public struct OverlayLayout: Equatable, Sendable {
             self.fonts = fonts
             // Everything scales with the window; 800x600 is scale 1.
             let scale = min(4, max(0.5, min(Double(size.width) / 800, Double(size.height) / 600)))
+            self.scale = scale
             func scaled(_ value: Double, atLeast minimum: Int) -> Int { max(minimum, Int((value * scale).rounded())) }
             margin = scaled(10, atLeast: 4)
             padding = scaled(8, atLeast: 3)
@@ -167,9 +237,10 @@ public struct OverlayLayout: Equatable, Sendable {
             barHeight = scaled(20, atLeast: 8)
         }
 
-        /// Width available for content inside a full-width panel.
+        func scaledWidth(_ value: Double) -> Int { Int((value * scale).rounded()) }
+
+        /// Width available for content inside a full-width strip.
         var innerWidth: Int { size.width - 2 * margin - 2 * padding }
-        var innerLeft: Int { margin + padding }
 
         func measure(_ text: String, _ style: FontStyle, _ pixelSize: Int) -> PixelSize {
             fonts.measure(text, style: style, pixelSize: pixelSize)
@@ -194,51 +265,74 @@ public struct OverlayLayout: Equatable, Sendable {
             return frame
         }
 
-        /// The status line and the random-weights warning in the top-left corner; returns the panel's bottom.
+        /// The status line and the random-weights warning in a strip along the top; returns the strip's bottom.
         mutating func statusPanel(_ model: OverlayModel) -> Int {
             let x = margin + padding
-            var y = margin + padding
-            var right = x
+            var y = padding
             let status = place(
                 .status, model.status.text, style: .regular, pixelSize: statusSize, color: OverlayStyle.text, x: x,
                 y: y, maxWidth: innerWidth)
-            right = max(right, status.maxX)
             y = status.maxY
             if model.randomWeights {
                 let warning = place(
                     .warning, OverlayModel.randomWeightsWarning, style: .bold, pixelSize: statusSize,
                     color: OverlayStyle.warningText, x: x, y: y, maxWidth: innerWidth)
-                right = max(right, warning.maxX)
                 y = warning.maxY
             }
-            let panel = PixelRect(x: margin, y: margin, width: right + padding - margin, height: y + padding - margin)
-            backgrounds.insert(FilledRect(rect: panel, color: OverlayStyle.panel), at: 0)
-            return panel.maxY
+            let strip = PixelRect(x: 0, y: 0, width: size.width, height: y + padding)
+            backgrounds.insert(FilledRect(rect: strip, color: OverlayStyle.panel), at: 0)
+            return strip.maxY
         }
 
-        /// Single-prompt panel along the bottom; returns its top.
-        mutating func singlePanel(_ score: OverlayModel.SinglePrompt) -> Int {
-            let percent = score.percent
-            let passes = score.passesThreshold
-            // The large number takes at most 3/5 of a narrow panel.
+        /// The large number's size and box for a panel `width` wide: at most 3/5 of it.
+        func numberFont(width: Int) -> (size: Int, box: PixelSize) {
             var numberSize = bigSize
             var numberBox = measure("100 %", .bold, numberSize)
-            while numberSize > 10 && numberBox.width > innerWidth * 3 / 5 {
+            while numberSize > 10 && numberBox.width > (width - 2 * padding) * 3 / 5 {
                 numberSize = numberSize * 4 / 5
                 numberBox = measure("100 %", .bold, numberSize)
             }
-            let promptHeight = lineHeight(.regular, bodySize)
-            let detailHeight = lineHeight(.regular, statusSize)
+            return (numberSize, numberBox)
+        }
+
+        /// Height of the single-prompt panel `width` wide.
+        func singlePanelHeight(_ score: OverlayModel.SinglePrompt, width: Int) -> Int {
+            let numberBox = numberFont(width: width).box
             let markerHeight = max(3, gap * 3 / 4)
-            let panelHeight = padding + numberBox.height + markerHeight + barHeight + gap / 2 + detailHeight + padding
-            let panel = PixelRect(
-                x: margin, y: size.height - margin - panelHeight, width: size.width - 2 * margin, height: panelHeight)
+            let promptLine = stacksPrompt(score, width: width) ? lineHeight(.regular, bodySize) + gap / 2 : 0
+            let detailLine = lineHeight(.regular, statusSize)
+            return padding + promptLine + numberBox.height + markerHeight + barHeight + gap / 2 + detailLine + padding
+        }
+
+        /// Whether the prompt goes on a line of its own above the number: it does not fit beside it.
+        func stacksPrompt(_ score: OverlayModel.SinglePrompt, width: Int) -> Bool {
+            let numberBox = numberFont(width: width).box
+            return measure(score.prompt, .regular, bodySize).width > width - 2 * padding - numberBox.width - gap
+        }
+
+        /// The single-prompt panel filling `panel`.
+        mutating func singlePanel(_ score: OverlayModel.SinglePrompt, in panel: PixelRect) {
+            let percent = score.percent
+            let passes = score.passesThreshold
+            let (numberSize, numberBox) = numberFont(width: panel.width)
+            let innerLeft = panel.x + padding
+            let innerWidth = panel.width - 2 * padding
+            let promptHeight = lineHeight(.regular, bodySize)
+            let markerHeight = max(3, gap * 3 / 4)
             backgrounds.append(FilledRect(rect: panel, color: OverlayStyle.panel))
 
-            let rowTop = panel.y + padding
-            place(
-                .prompt, score.prompt, style: .regular, pixelSize: bodySize, color: OverlayStyle.text, x: innerLeft,
-                y: rowTop + (numberBox.height - promptHeight) / 2, maxWidth: innerWidth - numberBox.width - gap)
+            var rowTop = panel.y + padding
+            if stacksPrompt(score, width: panel.width) {
+                place(
+                    .prompt, score.prompt, style: .regular, pixelSize: bodySize, color: OverlayStyle.text,
+                    x: innerLeft, y: rowTop, maxWidth: innerWidth)
+                rowTop += promptHeight + gap / 2
+            } else {
+                place(
+                    .prompt, score.prompt, style: .regular, pixelSize: bodySize, color: OverlayStyle.text,
+                    x: innerLeft, y: rowTop + (numberBox.height - promptHeight) / 2,
+                    maxWidth: innerWidth - numberBox.width - gap)
+            }
             place(
                 .percent, "\(Int(percent.rounded())) %", style: .bold, pixelSize: numberSize,
                 color: passes ? OverlayStyle.highlightText : OverlayStyle.text,
@@ -270,26 +364,36 @@ public struct OverlayLayout: Equatable, Sendable {
             place(
                 .detail, detail, style: .regular, pixelSize: statusSize, color: OverlayStyle.secondaryText,
                 x: innerLeft, y: track.maxY + gap / 2, maxWidth: innerWidth)
-            return panel.y
         }
 
-        /// Multi-prompt panel along the bottom, not reaching above `top`; returns its top.
-        mutating func multiPanel(_ scores: OverlayModel.MultiPrompt, top: Int) -> Int {
-            guard let best = scores.bestIndex else { return size.height - margin }
-            let rowHeight = lineHeight(.regular, bodySize)
-            let rowGap = max(2, gap / 3)
-            let bestHeight = lineHeight(.bold, labelSize)
-            let noteHeight = lineHeight(.regular, statusSize)
+        var rowHeight: Int { lineHeight(.regular, bodySize) }
+        var rowGap: Int { max(2, gap / 3) }
 
-            // Rows that fit; when some do not, keep the most probable ones (the best among them) and say so.
-            let available = size.height - margin - top - 2 * padding - bestHeight - gap
-            func height(rows: Int, note: Bool) -> Int {
-                rows * rowHeight + max(0, rows - 1) * rowGap + (note ? rowGap + noteHeight : 0)
-            }
+        func rowsHeight(rows: Int, note: Bool) -> Int {
+            rows * rowHeight + max(0, rows - 1) * rowGap + (note ? rowGap + lineHeight(.regular, statusSize) : 0)
+        }
+
+        /// Height of the multi-prompt panel showing `rows` rows (nil: all of them).
+        func multiPanelHeight(_ scores: OverlayModel.MultiPrompt, width: Int, rows: Int?) -> Int {
+            guard scores.bestIndex != nil else { return 0 }
+            let count = rows ?? scores.rows.count
+            return padding + lineHeight(.bold, labelSize) + gap
+                + rowsHeight(rows: count, note: count < scores.rows.count) + padding
+        }
+
+        /// The multi-prompt panel at the top of `area`, no taller than it: when not every row fits, the most
+        /// probable ones are shown (the best among them) and a note says how many are not.
+        mutating func multiPanel(_ scores: OverlayModel.MultiPrompt, in area: PixelRect) {
+            guard let best = scores.bestIndex else { return }
+            let bestHeight = lineHeight(.bold, labelSize)
+            let innerLeft = area.x + padding
+            let innerWidth = area.width - 2 * padding
+
+            let available = area.height - 2 * padding - bestHeight - gap
             var shown = Array(scores.rows.indices)
-            if height(rows: shown.count, note: false) > available {
+            if rowsHeight(rows: shown.count, note: false) > available {
                 var count = shown.count - 1
-                while count > 1 && height(rows: count, note: true) > available { count -= 1 }
+                while count > 1 && rowsHeight(rows: count, note: true) > available { count -= 1 }
                 let ranked = scores.rows.indices.sorted {
                     scores.rows[$0].probability > scores.rows[$1].probability
                         || (scores.rows[$0].probability == scores.rows[$1].probability && $0 < $1)
@@ -298,23 +402,38 @@ public struct OverlayLayout: Equatable, Sendable {
             }
             let hidden = scores.rows.count - shown.count
 
-            let panelHeight = padding + bestHeight + gap + height(rows: shown.count, note: hidden > 0) + padding
-            let panel = PixelRect(
-                x: margin, y: size.height - margin - panelHeight, width: size.width - 2 * margin, height: panelHeight)
+            let panelHeight = min(area.height, multiPanelHeight(scores, width: area.width, rows: shown.count))
+            let panel = PixelRect(x: area.x, y: area.y, width: area.width, height: panelHeight)
             backgrounds.append(FilledRect(rect: panel, color: OverlayStyle.panel))
+            // The best prompt large, smaller (down to the rows' size) when it would not fit a narrow panel.
+            var bestSize = labelSize
+            while bestSize > bodySize && measure(scores.rows[best].prompt, .bold, bestSize).width > innerWidth {
+                bestSize = max(bodySize, bestSize * 5 / 6)
+            }
             place(
-                .bestLabel, scores.rows[best].prompt, style: .bold, pixelSize: labelSize,
-                color: OverlayStyle.highlightText, x: innerLeft, y: panel.y + padding, maxWidth: innerWidth)
+                .bestLabel, scores.rows[best].prompt, style: .bold, pixelSize: bestSize,
+                color: OverlayStyle.highlightText, x: innerLeft,
+                y: panel.y + padding + bestHeight - lineHeight(.bold, bestSize), maxWidth: innerWidth)
 
-            // Columns: label | bar | scaled % | probability. Narrow outputs drop the probability, then the %.
+            // Columns: label | bar | scaled % | probability. Narrow panels drop the probability, then the %.
             let percentWidth = measure("100 %", .regular, bodySize).width
             let probabilityWidth = measure("p 1.00", .regular, bodySize).width
-            let minimumBar = max(8, innerWidth / 4)
-            let showProbability = percentWidth + probabilityWidth + 3 * gap + minimumBar <= innerWidth
-            let showPercent = percentWidth + 2 * gap + minimumBar <= innerWidth
+            let minimumBar = max(8, innerWidth / 5)
+            // Labels that share their first words ("a photo of a …") lose them when the full labels do not fit,
+            // so that the rows stay told apart (the best prompt above is written whole).
+            var labels = scores.rows.map(\.prompt)
+            let fullWidest = shown.map { measure(labels[$0], .regular, bodySize).width }.max() ?? 0
+            if fullWidest > innerWidth * 2 / 5 {
+                labels = droppingCommonWords(labels, of: shown)
+            }
+            let widestLabel = shown.map { measure(labels[$0], .regular, bodySize).width }.max() ?? 0
+            // The labels keep at least a third of the width (or all they need) before the numbers get any.
+            let minimumLabel = min(widestLabel, innerWidth / 3)
+            let showProbability =
+                percentWidth + probabilityWidth + 3 * gap + minimumBar + minimumLabel <= innerWidth
+            let showPercent = percentWidth + 2 * gap + minimumBar + minimumLabel <= innerWidth
             let fixed = gap + (showPercent ? percentWidth + gap : 0) + (showProbability ? probabilityWidth + gap : 0)
-            let widestLabel = shown.map { measure(scores.rows[$0].prompt, .regular, bodySize).width }.max() ?? 0
-            let labelWidth = max(0, min(widestLabel, innerWidth * 2 / 5, innerWidth - fixed - minimumBar))
+            let labelWidth = max(0, min(widestLabel, innerWidth / 2, innerWidth - fixed - minimumBar))
             let barWidth = max(0, innerWidth - labelWidth - fixed)
             let barHeight = max(4, rowHeight * 11 / 20)
 
@@ -330,7 +449,7 @@ public struct OverlayLayout: Equatable, Sendable {
                 }
                 let textColor = isBest ? OverlayStyle.highlightText : OverlayStyle.text
                 place(
-                    .rowLabel(index), row.prompt, style: .regular, pixelSize: bodySize, color: textColor,
+                    .rowLabel(index), labels[index], style: .regular, pixelSize: bodySize, color: textColor,
                     x: innerLeft, y: y, maxWidth: labelWidth)
                 let percent = scaledPercent(cosine: row.cosine, range: scores.range)
                 let track = PixelRect(
@@ -371,24 +490,40 @@ public struct OverlayLayout: Equatable, Sendable {
                     style: .regular, pixelSize: statusSize, color: OverlayStyle.secondaryText, x: innerLeft, y: y,
                     maxWidth: innerWidth)
             }
-            return panel.y
         }
 
-        /// The banner centred between the status panel's bottom and the score panel's top.
-        mutating func bannerPanel(_ banner: String, between top: Int, and bottom: Int) {
+        /// The banner centred over `area` (the video's region): the one part of the overlay that covers video, and
+        /// only while it says something (paused, a prompt being typed, an error).
+        mutating func bannerPanel(_ banner: String, over area: PixelRect) {
             let height = lineHeight(.bold, bannerSize)
-            let center = (top + bottom) / 2
-            let y = max(top + padding, center - height / 2)
+            let y = max(area.y + padding, area.y + (area.height - height) / 2)
             let frame = place(
-                .banner, banner, style: .bold, pixelSize: bannerSize, color: OverlayStyle.text, x: innerLeft, y: y,
-                maxWidth: innerWidth)
-            let centered = (size.width - frame.width) / 2
+                .banner, banner, style: .bold, pixelSize: bannerSize, color: OverlayStyle.text,
+                x: area.x + margin + padding, y: y, maxWidth: area.width - 2 * margin - 2 * padding)
+            let centered = area.x + (area.width - frame.width) / 2
             texts[texts.count - 1].frame.x = centered
             let panel = PixelRect(
                 x: centered - padding, y: y - padding, width: frame.width + 2 * padding, height: height + 2 * padding)
             backgrounds.append(FilledRect(rect: panel, color: OverlayStyle.panel))
         }
     }
+}
+
+/// `labels` without the leading words that all the labels at `indices` share (at least one word of each is kept);
+/// unchanged when they share none or there is only one.
+func droppingCommonWords(_ labels: [String], of indices: [Int]) -> [String] {
+    guard indices.count > 1 else { return labels }
+    let words = indices.map { labels[$0].split(separator: " ", omittingEmptySubsequences: false) }
+    var common = 0
+    while words.allSatisfy({ $0.count > common + 1 }) && Set(words.map { $0[common] }).count == 1 {
+        common += 1
+    }
+    guard common > 0 else { return labels }
+    var result = labels
+    for (index, split) in zip(indices, words) {
+        result[index] = split.dropFirst(common).joined(separator: " ")
+    }
+    return result
 }
 
 /// Pixels of a bar `width` wide filled for `percent` (0–100): exactly proportional, rounded to the nearest pixel.

@@ -79,16 +79,23 @@ public struct OverlayModel: Equatable, Sendable {
         public var encoderFPS: Double?
         public var droppedFrames: Int
         public var modelName: String
+        /// A status line of the caller's own instead of the rates (e.g. a video's position and progress).
+        public var line: String?
 
-        public init(cameraFPS: Double? = nil, encoderFPS: Double? = nil, droppedFrames: Int = 0, modelName: String) {
+        public init(
+            cameraFPS: Double? = nil, encoderFPS: Double? = nil, droppedFrames: Int = 0, modelName: String,
+            line: String? = nil
+        ) {
             self.cameraFPS = cameraFPS
             self.encoderFPS = encoderFPS
             self.droppedFrames = droppedFrames
             self.modelName = modelName
+            self.line = line
         }
 
         /// "camera 30.0 fps · encoder 9.8 fps · dropped 12 · ViT-B/32"
         public var text: String {
+            if let line { return line }
             func rate(_ value: Double?) -> String {
                 guard let value, value.isFinite else { return "–" }
                 return formatFixed(value, digits: 1)

@@ -40,49 +40,46 @@ public final class OverlayPainter {
     public let renderer: Renderer
     public let fonts: OverlayFonts
     private let video: VideoTexture
+    private let text: TextTextures
     private var lastLayout: OverlayLayout?
-    private var lastModel: OverlayModel?
-    private var lastFrameSize: PixelSize?
+    private var lastKey: LayoutKey?
 
-    private struct TextKey: Hashable {
-        var text: String
-        var style: FontStyle
-        var pixelSize: Int
+    private struct LayoutKey: Equatable {
+        var model: OverlayModel
+        var frameSize: PixelSize?
+        var size: PixelSize
+        var reserved: OverlayLayout.Reserved
     }
-    private struct CachedText {
-        var texture: Texture
-        var lastUsed: Int
-    }
-    private var textCache: [TextKey: CachedText] = [:]
-    private var frameNumber = 0
-    /// Textures not drawn for this many frames are freed.
-    private static let textLifetime = 120
 
     public init(renderer: Renderer, fonts: OverlayFonts) {
         self.renderer = renderer
         self.fonts = fonts
         self.video = VideoTexture(renderer: renderer)
+        self.text = TextTextures(renderer: renderer, fonts: fonts)
     }
 
     /// Number of text textures currently kept.
-    public var cachedTextCount: Int { textCache.count }
+    public var cachedTextCount: Int { text.count }
 
-    /// Draws `frame` letterboxed and `overlay` on top, without presenting. A nil frame shows the last frame drawn
-    /// again (or black before the first). Returns the layout used.
+    /// Draws `frame` letterboxed and `overlay` beside, below or (banner) on top of it, without presenting. A nil
+    /// frame shows the last frame drawn again (or black before the first). `reserved` keeps room for a plot strip
+    /// along the bottom (`OverlayLayout.plot`), which the caller draws. Returns the layout used.
     @discardableResult
-    public func draw(frame: BGRPixels?, overlay: OverlayModel) throws -> OverlayLayout {
-        frameNumber += 1
+    public func draw(frame: BGRPixels?, overlay: OverlayModel, reserved: OverlayLayout.Reserved = .none) throws
+        -> OverlayLayout
+    {
+        text.nextFrame()
         if let frame { try video.upload(frame) }
-        let output = renderer.outputSize
-        let frameSize = video.texture?.size
+        let key = LayoutKey(
+            model: overlay, frameSize: video.texture?.size, size: renderer.outputSize, reserved: reserved)
         let layout: OverlayLayout
-        if let lastLayout, lastModel == overlay, lastFrameSize == frameSize, lastLayout.size == output {
+        if let lastLayout, lastKey == key {
             layout = lastLayout
         } else {
-            layout = OverlayLayout(model: overlay, frameSize: frameSize, size: output, fonts: fonts)
+            layout = OverlayLayout(
+                model: overlay, frameSize: key.frameSize, size: key.size, fonts: fonts, reserved: reserved)
             lastLayout = layout
-            lastModel = overlay
-            lastFrameSize = frameSize
+            lastKey = key
         }
 
         try renderer.clear(OverlayStyle.letterbox)
@@ -94,30 +91,12 @@ public final class OverlayPainter {
         }
         for marker in layout.markers { try renderer.fill(marker.rect, marker.color) }
         for item in layout.texts where !item.frame.isEmpty {
-            try renderer.copy(texture(for: item), to: item.frame, tint: item.color)
+            let texture = try text.texture(item.text, style: item.style, pixelSize: item.pixelSize)
+            precondition(
+                texture.size == item.frame.size,
+                "text '\(item.text)' measured \(item.frame.size), drew \(texture.size)")
+            try renderer.copy(texture, to: item.frame, tint: item.color)
         }
-        evictUnusedText()
         return layout
-    }
-
-    private func texture(for item: TextItem) throws -> Texture {
-        let key = TextKey(text: item.text, style: item.style, pixelSize: item.pixelSize)
-        if var cached = textCache[key] {
-            cached.lastUsed = frameNumber
-            textCache[key] = cached
-            return cached.texture
-        }
-        let bitmap = fonts.font(item.style).render(
-            item.text, pixelSize: item.pixelSize, outline: OverlayStyle.outline(forPixelSize: item.pixelSize))
-        precondition(
-            bitmap.size == item.frame.size, "text '\(item.text)' measured \(item.frame.size), drew \(bitmap.size)")
-        let texture = try Texture(renderer: renderer, size: bitmap.size, argb: bitmap.argb)
-        textCache[key] = CachedText(texture: texture, lastUsed: frameNumber)
-        return texture
-    }
-
-    private func evictUnusedText() {
-        guard frameNumber % 30 == 0 else { return }
-        textCache = textCache.filter { frameNumber - $0.value.lastUsed < OverlayPainter.textLifetime }
     }
 }

@@ -79,6 +79,20 @@ public final class Window {
         return (Int(x), Int(y))
     }
 
+    /// Asks for a new size; the window manager (or the screen's size) may grant another. Clamped to the usable
+    /// area of the window's display where SDL knows it.
+    public func resize(to size: PixelSize) {
+        var width = Int32(max(1, size.width))
+        var height = Int32(max(1, size.height))
+        var bounds = SDL_Rect()
+        let display = SDL_GetWindowDisplayIndex(handle)
+        if display >= 0, SDL_GetDisplayUsableBounds(display, &bounds) == 0, bounds.w > 0, bounds.h > 0 {
+            width = min(width, bounds.w)
+            height = min(height, bounds.h)
+        }
+        SDL_SetWindowSize(handle, width, height)
+    }
+
     public var title: String {
         get { String(cString: SDL_GetWindowTitle(handle)) }
         set { SDL_SetWindowTitle(handle, newValue) }

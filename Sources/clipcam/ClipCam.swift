@@ -15,8 +15,8 @@ struct ClipCam: ParsableCommand {
             with `clipcam model random`.
             """,
         subcommands: [
-            Run.self, Cameras.self, EmbedImage.self, EmbedText.self, Score.self, Label.self, Model.self, Bench.self,
-            Analyze.self, SearchCommand.self, CacheCommand.self,
+            Run.self, Investigate.self, Cameras.self, EmbedImage.self, EmbedText.self, Score.self, Label.self,
+            Model.self, Bench.self, Analyze.self, SearchCommand.self, CacheCommand.self,
         ]
     )
 

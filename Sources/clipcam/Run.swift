@@ -21,7 +21,8 @@ struct Run: ParsableCommand, RepeatableOptions, WholeNumberOptions {
             The window shows every captured frame; the overlay shows the newest encoded frame's score \
             (--prompt: the cosine scaled from --range to 0–100 %, as a number and a bar) or every prompt with its \
             bar and softmax probability, the best highlighted (--prompts). Keys: q or Esc quits, space pauses, \
-            p cycles between all prompts and each one alone, / starts typing a new prompt (Enter embeds it, Esc \
+            p cycles between all prompts and each one alone, g shows the scores of the last --plot-seconds as \
+            lines under the video (1–9 hide a prompt's line), / starts typing a new prompt (Enter embeds it, Esc \
             cancels). --headless runs without a window; --jsonl - then prints one JSON line per scored frame. A \
             frame that looks like the last encoded one is scored with its embedding ("reused"; --no-reuse turns \
             this off).
@@ -105,11 +106,19 @@ struct Run: ParsableCommand, RepeatableOptions, WholeNumberOptions {
     var screenshot: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Initial window size, each side 100–8192.", valueName: "WxH"))
     var windowSize = "960x540"
+    @Flag(help: "Show the plot of the scores over time from the start (g shows and hides it).") var plot = false
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Seconds the plot shows (\(Int(Run.plotSecondsRange.lowerBound))–\(Int(Run.plotSecondsRange.upperBound))).",
+            valueName: "seconds"))
+    var plotSeconds = 30.0
 
     /// The bounds of the numeric options, named in their help and in the errors.
     static let smoothRange = 1...1000
     static let framesRange = 1...1_000_000_000
     static let windowSide = 100...8192
+    static let plotSecondsRange = 1.0...86400.0
     /// Prompts a run takes at most (a prompt is embedded once at the start, about 7 ms each).
     static let maxPrompts = 10_000
 
@@ -148,6 +157,8 @@ struct Run: ParsableCommand, RepeatableOptions, WholeNumberOptions {
         try check(reuseThreshold, in: 0...255, option: "--reuse-threshold", unit: "grey levels")
         if let frames { try check(frames, option: "--frames", in: Run.wholeNumberOptions) }
         if headless && screenshot != nil { throw ValidationError("--screenshot needs the window; drop --headless") }
+        try check(plotSeconds, in: Run.plotSecondsRange, option: "--plot-seconds", unit: "seconds")
+        if headless && plot { throw ValidationError("--plot draws in the window; drop it with --headless") }
         if headless && font != nil { throw ValidationError("--font is the window's font; drop it with --headless") }
         if headless && jsonl == nil && csv == nil {
             throw ValidationError("--headless shows nothing; add --jsonl FILE|- or --csv FILE")
@@ -247,7 +258,8 @@ struct Run: ParsableCommand, RepeatableOptions, WholeNumberOptions {
             source: source, capture: capture, queueCapacity: queue, prompts: texts, range: range.range,
             threshold: threshold, smooth: smooth, reuseThreshold: reuse ? reuseThreshold : nil, maxFrames: frames,
             headless: headless, fontPath: font,
-            screenshotPath: screenshot, windowSize: PixelSize(width: window.width, height: window.height))
+            screenshotPath: screenshot, windowSize: PixelSize(width: window.width, height: window.height),
+            plotSeconds: plotSeconds, showPlot: plot)
         // Opened once the window, the model and the source are ready: a run that fails before leaves them as
         // they were.
         let openSinks: () throws -> sending [any ResultSink] = { [jsonl, csv] in

@@ -38,7 +38,7 @@ import Testing
             "--fps was given twice (--fps 15, then --fps=30); give it once"
         ),
         (["run", "--prompt", "x", "--headless", "--headless", "--jsonl", "-"], "--headless was given twice"),
-        (["help", "bogus"], "no command 'bogus'; the commands are: run, cameras, embed-image"),
+        (["help", "bogus"], "no command 'bogus'; the commands are: run, investigate, cameras, embed-image"),
         (["help", "model", "bogus"], "no command 'bogus'; the commands are: fetch, random, info"),
     ])
     func misleadingCommandLinesAreRefused(arguments: [String], message: String) throws {

@@ -51,6 +51,7 @@ import Testing
         let prompts = folder.appendingPathComponent("prompts.txt")
         try "a photo of a cat\na photo of a dog\n".write(to: prompts, atomically: true, encoding: .utf8)
         let jsonl = folder.appendingPathComponent("scores.jsonl")
+        let screenshot = folder.appendingPathComponent("window.png")
         let errors = folder.appendingPathComponent("stderr")
         FileManager.default.createFile(atPath: errors.path, contents: nil)
         let errorHandle = try FileHandle(forWritingTo: errors)
@@ -60,7 +61,8 @@ import Testing
         process.executableURL = Repo.executable
         process.arguments = [
             "run", "--model", Repo.model("tiny-quickgelu-f32").path, "--prompts", prompts.path, "--source",
-            "synthetic:160x120@20", "--jsonl", jsonl.path, "--window-size", "480x270",
+            "synthetic:160x120@20", "--jsonl", jsonl.path, "--window-size", "480x270", "--screenshot",
+            screenshot.path,
         ]
         process.environment = ProcessInfo.processInfo.environment.merging(["SDL_VIDEODRIVER": "x11"]) { $1 }
         process.standardOutput = FileHandle.nullDevice
@@ -126,12 +128,34 @@ import Testing
         }
         #expect(added, "the typed prompt was not added; last line: \(String(describing: scored().last))")
 
+        // g shows the plot, the window growing by its band; g again hides it and gives the height back.
+        func height() throws -> Int? {
+            let geometry = try runProcess(URL(fileURLWithPath: xdotool), ["getwindowgeometry", window])
+            let line = geometry.stdout.split(separator: "\n").first { $0.contains("Geometry:") }
+            return line.flatMap { $0.split(separator: "x").last }.flatMap {
+                Int($0.trimmingCharacters(in: .whitespaces))
+            }
+        }
+        let before = try #require(try height(), "xdotool getwindowgeometry gave no size")
+        try press(["key", "g"])
+        #expect(waitFor(5) { ((try? height()) ?? 0) > before }, "g did not grow the window from \(before)")
+        try press(["key", "g"])
+        #expect(waitFor(5) { (try? height()) == before }, "g again did not give the height back")
+        try press(["key", "g"])
+        #expect(waitFor(5) { ((try? height()) ?? 0) > before })
+        usleep(500_000)
+
         // q quits: the run ends by itself, successfully.
         try press(["key", "q"])
         #expect(waitFor(15) { !process.isRunning }, "clipcam did not quit on q: \(log())")
         if !process.isRunning {
             #expect(process.terminationStatus == 0, "\(log())")
             #expect(log().contains("frames captured"), "\(log())")
+            // The window as last shown has the plot: the three prompts' lines in the palette's first colours.
+            let saved = try ScreenshotPixels(path: screenshot.path)
+            #expect(saved.height > before, "the screenshot is \(saved.width)x\(saved.height)")
+            #expect(saved.count(red: 0xE6, green: 0x9F, blue: 0x00) > 10, "no line of the first prompt")
+            #expect(saved.count(red: 0x56, green: 0xB4, blue: 0xE9) > 10, "no line of the second prompt")
         }
     }
 

@@ -181,8 +181,9 @@ import Testing
             #expect(try jsonLines(result.stdout).last?["label"] as? String == expected)
             let saved = try ScreenshotPixels(path: png.path)
             #expect(saved.width == 640 && saved.height == 360)
-            // The best row's bar is drawn in the highlight green (40, 210, 110).
-            #expect(saved.count(red: 40, green: 210, blue: 110) > 200, "no highlighted bar in \(png.path)")
+            // The best row's bar is drawn in the highlight green (40, 210, 110): a bar of at least 10x10 pixels (in a
+            // column beside the video the bars are short).
+            #expect(saved.count(red: 40, green: 210, blue: 110) > 100, "no highlighted bar in \(png.path)")
         }
     }
 

@@ -119,10 +119,21 @@ import Testing
     @Test func nothingOverlapsAndEverythingIsInside() throws {
         let fonts = try loadFonts()
         for size in Self.sizes {
-            for model in Self.models() {
+            for (model, plotHeight) in Self.models().flatMap({ model in [0, 150].map { (model, $0) } }) {
                 let layout = OverlayLayout(
-                    model: model, frameSize: PixelSize(width: 640, height: 480), size: size, fonts: fonts)
+                    model: model, frameSize: PixelSize(width: 640, height: 480), size: size, fonts: fonts,
+                    reserved: OverlayLayout.Reserved(plotHeight: plotHeight))
                 let whole = PixelRect(x: 0, y: 0, width: size.width, height: size.height)
+                // Nothing covers the video but the banner; nothing reaches into the plot's band.
+                let bannerPanel = layout.text(.banner).flatMap { banner in
+                    layout.backgrounds.first { contains($0.rect, banner.frame) }?.rect
+                }
+                for background in layout.backgrounds where background.rect != bannerPanel {
+                    #expect(!background.rect.intersects(layout.video), "\(background.rect) covers the video at \(size)")
+                    #expect(!background.rect.intersects(layout.plot), "\(background.rect) covers the plot at \(size)")
+                }
+                #expect(!layout.video.intersects(layout.plot))
+                #expect(layout.plot.height == (plotHeight == 0 ? 0 : min(150, layout.plot.height)))
                 let boxes =
                     layout.texts.map { ("text \($0.role) '\($0.text)'", $0.frame) }
                     + layout.bars.map { ("bar \(String(describing: $0.row))", $0.track) }
@@ -156,7 +167,9 @@ import Testing
         let layout = OverlayLayout(
             model: model, frameSize: PixelSize(width: 640, height: 480), size: PixelSize(width: 800, height: 600),
             fonts: fonts)
-        #expect(layout.video == PixelRect(x: 0, y: 0, width: 800, height: 600))
+        // The video keeps its shape and shares no pixel with the score panel.
+        #expect(abs(layout.video.width * 3 - layout.video.height * 4) <= 4)
+        #expect(!layout.backgrounds.contains { $0.rect.intersects(layout.video) })
         #expect(layout.text(.prompt)?.text == "a photo of a cat")
         #expect(layout.text(.percent)?.text == "59 %")
         #expect(layout.text(.percent)?.color == OverlayStyle.highlightText)
@@ -195,5 +208,18 @@ import Testing
 
     private func contains(_ outer: PixelRect, _ inner: PixelRect) -> Bool {
         inner.x >= outer.x && inner.y >= outer.y && inner.maxX <= outer.maxX && inner.maxY <= outer.maxY
+    }
+}
+
+@Suite struct CommonWordsTests {
+    @Test func sharedLeadingWordsAreDroppedWhenEveryLabelKeepsOne() {
+        let labels = ["a photo of a laptop", "a photo of a computer mouse", "a photo of a pen"]
+        #expect(droppingCommonWords(labels, of: [0, 1, 2]) == ["laptop", "computer mouse", "pen"])
+        #expect(droppingCommonWords(labels, of: [1]) == labels)
+        #expect(droppingCommonWords(["a cat", "a dog"], of: [0, 1]) == ["cat", "dog"])
+        #expect(droppingCommonWords(["a photo", "a photo of a dog"], of: [0, 1]) == ["photo", "photo of a dog"])
+        #expect(droppingCommonWords(["cat", "dog"], of: [0, 1]) == ["cat", "dog"])
+        // Only the rows shown count; the others keep their text.
+        #expect(droppingCommonWords(["x y", "x z", "w"], of: [0, 1]) == ["y", "z", "w"])
     }
 }

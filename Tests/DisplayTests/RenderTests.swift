@@ -131,26 +131,31 @@ extension SDLTests {
         @Test func videoIsLetterboxedWithBlackBars() throws {
             let fonts = try loadFonts()
             let colour = Color(red: 200, green: 60, blue: 30)
-            // 4:3 video in a 16:9 output: black pillars left and right.
+            // 4:3 video in a 16:9 output: the status strip along the top, black pillars left and right below it.
             let (wide, wideImage) = try renderOffscreen(
                 OverlayModel(status: sampleStatus), size: PixelSize(width: 960, height: 540), frameColor: colour,
                 fonts: fonts)
-            #expect(wide.video == PixelRect(x: 120, y: 0, width: 720, height: 540))
-            let below = try #require(wide.backgrounds.first).rect.maxY
-            for y in stride(from: below, to: 540, by: 7) {
+            let strip = try #require(wide.backgrounds.first).rect
+            #expect(strip.x == 0 && strip.y == 0 && strip.width == 960)
+            let width = ((540 - strip.maxY) * 4 * 2 + 3) / 6
+            let left = (960 - width) / 2
+            #expect(wide.video == PixelRect(x: left, y: strip.maxY, width: width, height: 540 - strip.maxY))
+            for y in stride(from: strip.maxY, to: 540, by: 7) {
                 for x in 0..<960 {
-                    let expected = x < 120 || x >= 840 ? Color.black : colour
+                    let expected = x < left || x >= left + width ? Color.black : colour
                     #expect(wideImage[x, y] == expected, "(\(x),\(y))")
                 }
             }
-            // 16:9 video in a 4:3 output: black bars above and below.
+            // 16:9 video in a 4:3 output: black bars above and below (under the status strip).
             let (tall, tallImage) = try renderOffscreen(
                 OverlayModel(status: sampleStatus), size: PixelSize(width: 800, height: 600),
                 frameSize: PixelSize(width: 1280, height: 720), frameColor: colour, fonts: fonts)
-            #expect(tall.video == PixelRect(x: 0, y: 75, width: 800, height: 450))
+            let top = try #require(tall.backgrounds.first).rect.maxY
+            let bar = (600 - top - 450) / 2
+            #expect(tall.video == PixelRect(x: 0, y: top + bar, width: 800, height: 450))
             for x in stride(from: 500, to: 800, by: 5) {
-                for y in 0..<600 {
-                    let expected = y < 75 || y >= 525 ? Color.black : colour
+                for y in top..<600 {
+                    let expected = y < top + bar || y >= top + bar + 450 ? Color.black : colour
                     #expect(tallImage[x, y] == expected, "(\(x),\(y))")
                 }
             }
@@ -248,13 +253,17 @@ extension SDLTests {
                 _ = try display.render(frame: $0, overlay: model)
             }
             let kept = try display.render(frame: nil, overlay: model)
-            #expect(kept.video == PixelRect(x: 0, y: 0, width: 400, height: 300))
+            let strip = try #require(kept.backgrounds.first).rect.maxY
+            let keptWidth = ((300 - strip) * 4 * 2 + 3) / 6
+            #expect(kept.video == PixelRect(x: (400 - keptWidth) / 2, y: strip, width: keptWidth, height: 300 - strip))
             #expect(try display.image()[200, 250] == Color(red: 250, green: 0, blue: 0))
             let tall = solidFrame(width: 100, height: 200, Color(red: 0, green: 0, blue: 250))
             let relaid = try BGRPixels.withPixels(of: tall, width: 100, height: 200) {
                 try display.render(frame: $0, overlay: model)
             }
-            #expect(relaid.video == PixelRect(x: 125, y: 0, width: 150, height: 300))
+            let tallWidth = ((300 - strip) * 2 + 1) / 4
+            #expect(
+                relaid.video == PixelRect(x: (400 - tallWidth) / 2, y: strip, width: tallWidth, height: 300 - strip))
             let image = try display.image()
             #expect(image[200, 250] == Color(red: 0, green: 0, blue: 250) && image[100, 250] == .black)
         }
@@ -271,13 +280,15 @@ extension SDLTests {
                 }
                 for i in (y * 16 + 12)..<(y * 16 + 16) { bytes[i] = 0x7F }
             }
-            try bytes.withUnsafeBytes { raw in
+            let layout = try bytes.withUnsafeBytes { raw in
                 let frame = BGRPixels(base: raw.baseAddress!, width: 4, height: 3, rowBytes: 16)
-                try display.render(frame: frame, overlay: OverlayModel(status: sampleStatus))
+                return try display.render(frame: frame, overlay: OverlayModel(status: sampleStatus))
             }
             let image = try display.image()
-            #expect(image[4, 40] == Color(red: 0, green: 255, blue: 0))
-            #expect(image[60, 40] == Color(red: 0, green: 0, blue: 255))
+            let video = layout.video
+            let y = video.maxY - 2
+            #expect(image[video.x + 2, y] == Color(red: 0, green: 255, blue: 0))
+            #expect(image[video.maxX - 3, y] == Color(red: 0, green: 0, blue: 255))
         }
 
         @Test func textTexturesAreReusedAndFreed() throws {
