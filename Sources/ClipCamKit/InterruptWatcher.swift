@@ -63,6 +63,13 @@ private final class SignalRelay: Sendable {
         descriptor = clinux_signal_relay_open()
         precondition(descriptor >= 0, "cannot make the signal relay's pipe: \(String(cString: strerror(errno)))")
         let thread = Thread { [descriptor] in
+            // This thread takes the signals whatever mask it inherited, so that at least one thread of the process
+            // does: with SIGINT blocked in every thread it would stay pending and no watcher would hear of it.
+            var stopSignals = sigset_t()
+            sigemptyset(&stopSignals)
+            sigaddset(&stopSignals, SIGINT)
+            sigaddset(&stopSignals, SIGTERM)
+            pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
             var byte: UInt8 = 0
             while true {
                 let count = read(descriptor, &byte, 1)

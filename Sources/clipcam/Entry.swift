@@ -36,6 +36,14 @@ extension ClipCam {
         // A file size limit (ulimit -f) makes a write fail with EFBIG, reported like a full disk, instead of killing
         // clipcam with half a line written.
         signal(SIGXFSZ, SIG_IGN)
+        // Started with SIGINT or SIGTERM blocked (a parent's thread mask is inherited through exec: a thread pool's
+        // thread that spawns us blocks nearly every signal), Ctrl-C would stay pending for ever. Unblocked here,
+        // before any thread exists, for every thread clipcam makes.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGINT)
+        sigaddset(&stopSignals, SIGTERM)
+        sigprocmask(SIG_UNBLOCK, &stopSignals, nil)
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             try ArgumentRules.check(arguments)

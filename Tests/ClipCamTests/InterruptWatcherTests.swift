@@ -52,6 +52,44 @@ import Testing
         }
     }
 
+    /// clipcam started with SIGINT blocked (a parent's thread mask passes through exec; the test runner's threads
+    /// block nearly every signal) still ends at Ctrl-C, with 130. Before, the signal stayed pending for ever and the
+    /// run went on.
+    @Test func clipcamStartedWithSigintBlockedStillStops() throws {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        sigaddset(&blocked, SIGINT)
+        posix_spawnattr_setsigmask(&attributes, &blocked)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        let arguments = [
+            Repo.executable.path, "run", "--model", Repo.model("tiny-quickgelu-f32").path, "--prompt", "a cat",
+            "--source", "synthetic", "--headless", "--jsonl", "/dev/null", "--threads", "1",
+        ]
+        var argv = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        try #require(posix_spawn(&pid, arguments[0], nil, &attributes, &argv, environ) == 0)
+        // Well into the run (model loaded, frames scored), then Ctrl-C.
+        usleep(3_000_000)
+        kill(pid, SIGINT)
+        var status: Int32 = 0
+        var waited: pid_t = 0
+        for _ in 0..<1000 {
+            waited = waitpid(pid, &status, WNOHANG)
+            if waited == pid { break }
+            usleep(10_000)
+        }
+        if waited != pid {
+            kill(pid, SIGKILL)
+            waitpid(pid, &status, 0)
+        }
+        #expect(waited == pid, "still running 10 s after SIGINT")
+        #expect(status & 0x7f == 0 && (status >> 8) & 0xff == 130, "wait status \(status)")
+    }
+
     static func sawSignal(_ watcher: InterruptWatcher, _ signal: Int32) -> Bool {
         for _ in 0..<500 {
             if watcher.receivedSignal == signal { return true }
