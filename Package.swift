@@ -93,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "clipcam",
             dependencies: [
-                "ClipCamKit", "Investigator", "SafeFiles", "CLinux", "Capture", "InvestigateWindow",
+                "ClipCamKit", "Investigator", "SafeFiles", "CLinux", "Capture", "InvestigateWindow", "Display",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(name: "DisplayTests", dependencies: ["Display", "ScoreScale"]),
         .testTarget(
             name: "InvestigatorTests",
-            dependencies: ["Investigator", "ClipCamKit", "CLIPModel", "Classifier", "Capture", "SafeFiles"]),
+            dependencies: ["Investigator", "ClipCamKit", "CLIPModel", "Classifier", "Capture", "SafeFiles", "Display"]),
         .testTarget(
             name: "InvestigateWindowTests",
             dependencies: ["InvestigateWindow", "ClipCamKit", "Classifier", "Display", "Capture", "CSDL2"]),

@@ -2,6 +2,7 @@ import ArgumentParser
 import CLIPModel
 import Classifier
 import ClipCamKit
+import Display
 import Foundation
 import Investigator
 
@@ -45,22 +46,53 @@ struct Analyze: ParsableCommand, RepeatableOptions {
     @Option(help: ArgumentHelp("Write one JSON line per sampled frame, or - for standard output.", valueName: "file|-"))
     var jsonl: String?
     @Flag(help: "Print the segments of each prompt in each file as JSON on standard output.") var json = false
+    @Option(
+        help: ArgumentHelp(
+            "Draw the video's plot strip into a PNG file (1600×480): every prompt's line in its colour, the "
+                + "threshold, the segments shaded — the drawing of `clipcam investigate`. One video only.",
+            valueName: "file.png"))
+    var plot: String?
     @OptionGroup var cache: CacheOptions
 
     func validate() throws {
-        try checkNotEmpty([("--prompts", prompts), ("--csv", csv), ("--jsonl", jsonl)])
+        try checkNotEmpty([("--prompts", prompts), ("--csv", csv), ("--jsonl", jsonl), ("--plot", plot)])
         if videos.isEmpty { throw ValidationError("give at least one video file") }
+        if plot != nil && videos.count > 1 {
+            throw ValidationError("--plot draws one video's strip; give one video (or one analyze per video)")
+        }
         try checkPromptOptions(prompt: prompt, prompts: prompts)
         do {
             try OutputPaths.checkDistinct(
-                outputs: [("--csv", csv), ("--jsonl", jsonl), ("--json", json ? "-" : nil)],
+                outputs: [("--csv", csv), ("--jsonl", jsonl), ("--json", json ? "-" : nil), ("--plot", plot)],
                 inputs: videos.map { ("video", $0) } + [("--prompts", prompts.flatMap(PromptFile.path))]
                     + ModelLocation.requiredFiles.map { file in
                         ("--model", (try? model.directory())?.appendingPathComponent(file).path)
                     })
+            if let plot { try OutputPaths.checkReplaceable(plot, option: "--plot") }
         } catch let error as OutputPathError {
             throw ValidationError(error.description)
         }
+    }
+
+    /// The plot strip's data for a timeline: its plotted values (smoothed; % or, with --raw, cosines), segments and
+    /// threshold, over the whole video.
+    static func plotData(_ timeline: Timeline) -> PlotData {
+        var yRange: ClosedRange<Float> = 0...100
+        if timeline.isRaw {
+            let values = timeline.values.joined().filter(\.isFinite)
+            let low = (values.min() ?? timeline.range.low) - 0.01
+            let high = (values.max() ?? timeline.range.high) + 0.01
+            yRange = low...max(high, low + 0.02)
+        }
+        let ranges = timeline.segmentRanges
+        let series = timeline.labels.indices.map { index in
+            PlotSeries(
+                label: timeline.labels[index], values: timeline.values[index],
+                segments: ranges[index].map { PlotSegment(start: $0.start, end: $0.end) })
+        }
+        return PlotData(
+            times: timeline.times, series: series, yRange: yRange, unit: timeline.isRaw ? .cosine : .percent,
+            duration: (timeline.times.last ?? 0) + timeline.interval, threshold: timeline.threshold)
     }
 
     func run() throws {
@@ -98,6 +130,10 @@ struct Analyze: ParsableCommand, RepeatableOptions {
         do {
             if let csv { try writeCSV(results.map(\.timeline), to: csv) }
             if let jsonl { try writeJSONL(results.map(\.timeline), to: jsonl) }
+            if let plot, let timeline = results.first?.timeline {
+                try PlotImage.writePNG(Analyze.plotData(timeline), width: 1600, height: 480, path: plot)
+                printError("clipcam: plot \(plot)")
+            }
         } catch {
             printError("error: \(error)")
             throw ExitCode.failure
