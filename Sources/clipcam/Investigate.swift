@@ -67,14 +67,7 @@ struct Investigate: ParsableCommand, RepeatableOptions {
         try checkNotEmpty([
             ("--prompts", prompts), ("--font", font), ("--screenshot", screenshot), ("--save-plot", savePlot),
         ])
-        switch (prompt.isEmpty, prompts) {
-        case (true, nil): throw ValidationError("give --prompt TEXT (once or more) or --prompts FILE|NAME")
-        case (false, .some): throw ValidationError("give either --prompt or --prompts, not both")
-        default: break
-        }
-        for text in prompt where text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            throw ValidationError("--prompt is empty")
-        }
+        try checkPromptOptions(prompt: prompt, prompts: prompts)
         if let threshold { try check(threshold, in: 0...100, option: "--threshold", unit: "a scaled score, %") }
         try check(every, in: Investigate.everyRange, option: "--every", unit: "frames")
         try check(start, in: 0...1e9, option: "--start", unit: "seconds")

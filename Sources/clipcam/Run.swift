@@ -127,17 +127,7 @@ struct Run: ParsableCommand, RepeatableOptions, WholeNumberOptions {
             ("--prompts", prompts), ("--source", source), ("--jsonl", jsonl), ("--csv", csv), ("--font", font),
             ("--screenshot", screenshot),
         ])
-        switch (prompt.isEmpty, prompts) {
-        case (true, nil): throw ValidationError("give --prompt TEXT (once or more) or --prompts FILE|NAME")
-        case (false, .some): throw ValidationError("give either --prompt or --prompts, not both")
-        default: break
-        }
-        for text in prompt where text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            throw ValidationError("--prompt is empty")
-        }
-        if prompt.count > Run.maxPrompts {
-            throw ValidationError("at most \(Run.maxPrompts) prompts, not \(prompt.count)")
-        }
+        try checkPromptOptions(prompt: prompt, prompts: prompts)
         if let size {
             let parsed = try Run.parseSize(size, option: "--size")
             if let problem = FrameLimits.sizeProblem(width: parsed.width, height: parsed.height) {
