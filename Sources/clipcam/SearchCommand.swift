@@ -126,7 +126,9 @@ struct SearchCommand: ParsableCommand {
                 "{\"query\":\(JSONText.string(query)),\"files\":\(timelines.count),\"encoded_frames\":\(encoded),"
                     + "\"moments\":[\(rows.joined(separator: ","))]}")
         } else if moments.isEmpty {
-            print("no moment reaches the threshold in \(timelines.count) files; try a lower --threshold")
+            print(
+                "no moment reaches the threshold in \(timelines.count) \(timelines.count == 1 ? "file" : "files"); "
+                    + "try a lower --threshold")
         } else {
             for (rank, m) in moments.enumerated() {
                 let when =
