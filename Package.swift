@@ -88,7 +88,8 @@ let package = Package(
 
         // The investigate window: a video with every prompt's score over time below it.
         .target(
-            name: "InvestigateWindow", dependencies: ["CSDL2", "Capture", "Classifier", "ClipCamKit", "Display"]),
+            name: "InvestigateWindow",
+            dependencies: ["CSDL2", "Capture", "Classifier", "ClipCamKit", "Display", "Investigator"]),
 
         .executableTarget(
             name: "clipcam",

@@ -5,6 +5,7 @@ import ClipCamKit
 import Display
 import Foundation
 import Glibc
+import Investigator
 
 /// How `clipcam investigate` looks at a video.
 public struct InvestigateSettings: Sendable {
@@ -21,12 +22,18 @@ public struct InvestigateSettings: Sendable {
     public var fontPath: String?
     /// The time shown first, in seconds.
     public var startTime: Double
+    /// Segments: the scaled scores averaged over this many sampled frames (centred) before the threshold.
+    public var smooth: Int
+    /// Segments: the shortest stretch shaded, in seconds.
+    public var minLength: Double
 
     public init(
         path: String, prompts: [String], range: ScoreRange = .heuristic, threshold: Float? = nil, raw: Bool = false,
         every: Int = 1, windowSize: PixelSize = PixelSize(width: 1024, height: 720), fontPath: String? = nil,
-        startTime: Double = 0
+        startTime: Double = 0, smooth: Int = 1, minLength: Double = 0
     ) {
+        self.smooth = smooth
+        self.minLength = minLength
         self.path = path
         self.prompts = prompts
         self.range = range
@@ -237,23 +244,15 @@ public final class InvestigateWindow {
             duration: max(state.duration, times.last ?? 0), cursor: state.time, threshold: threshold, note: note)
     }
 
-    /// Stretches where the scaled score stays at or above `percent` (a stand-in until the `Investigator`'s
-    /// segments, with smoothing and a minimum length, are wired in).
+    /// The segments `analyze` finds (the Investigator's): the scaled scores averaged over `smooth` sampled frames,
+    /// stretches at or above `percent` lasting at least `minLength` seconds, each ending one sampled frame after
+    /// its last.
     private func segments(_ line: [Float], percent: Float) -> [PlotSegment] {
-        var result: [PlotSegment] = []
-        var start: Double?
-        for (i, cosine) in line.enumerated() {
-            let above = settings.range.percent(cosine) >= percent
-            if above && start == nil { start = times[i] }
-            if !above, let first = start {
-                result.append(PlotSegment(start: first, end: times[i]))
-                start = nil
-            }
-        }
-        if let first = start, let last = times.prefix(line.count).last {
-            result.append(PlotSegment(start: first, end: last + state.sampleStep))
-        }
-        return result
+        let scores = Timeline.centredAverage(line.map { settings.range.percent($0) }, window: settings.smooth)
+        return Timeline.segments(
+            scores, times: Array(times.prefix(line.count)), interval: state.sampleStep, threshold: percent,
+            minLength: settings.minLength
+        ).map { PlotSegment(start: $0.start, end: $0.end) }
     }
 
     /// The prompts at the frame shown: the three best, with probabilities over all prompts.

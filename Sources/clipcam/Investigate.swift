@@ -43,6 +43,17 @@ struct Investigate: ParsableCommand, RepeatableOptions {
     var every = 1
     @Option(parsing: .unconditional, help: ArgumentHelp("The time shown first, in seconds.", valueName: "seconds"))
     var start = 0.0
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Segments: average each prompt's score over N sampled frames, centred, before --threshold "
+                + "(1–\(Run.smoothRange.upperBound); as `analyze`).", valueName: "frames"))
+    var smooth = 1
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Segments: shade only stretches at least this long (0–86400 s; as `analyze`).", valueName: "seconds"))
+    var minLength = 0.0
     @Option(parsing: .unconditional, help: ArgumentHelp("Initial window size, each side 100–8192.", valueName: "WxH"))
     var windowSize = "1024x720"
     @Option(help: ArgumentHelp("A TrueType/OpenType font for the window.", valueName: "file")) var font: String?
@@ -71,6 +82,8 @@ struct Investigate: ParsableCommand, RepeatableOptions {
         if let threshold { try check(threshold, in: 0...100, option: "--threshold", unit: "a scaled score, %") }
         try check(every, in: Investigate.everyRange, option: "--every", unit: "frames")
         try check(start, in: 0...1e9, option: "--start", unit: "seconds")
+        try check(smooth, in: Run.smoothRange, option: "--smooth", unit: "sampled frames")
+        try check(minLength, in: SegmentOptions.minLengthRange, option: "--min-length", unit: "seconds")
         let window = try Run.parseSize(windowSize, option: "--window-size")
         guard Run.windowSide.contains(window.width), Run.windowSide.contains(window.height) else {
             throw ValidationError(
@@ -107,7 +120,8 @@ struct Investigate: ParsableCommand, RepeatableOptions {
         let size = try Run.parseSize(windowSize, option: "--window-size")
         let settings = InvestigateSettings(
             path: video, prompts: texts, range: range.range, threshold: threshold, raw: raw, every: every,
-            windowSize: PixelSize(width: size.width, height: size.height), fontPath: font, startTime: start)
+            windowSize: PixelSize(width: size.width, height: size.height), fontPath: font, startTime: start,
+            smooth: smooth, minLength: minLength)
         let window: InvestigateWindow
         do {
             window = try InvestigateWindow(settings: settings, engine: engine)

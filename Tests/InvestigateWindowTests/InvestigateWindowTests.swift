@@ -138,4 +138,28 @@ private func text(_ string: String, timestamp: UInt32 = 500) -> SDL_Event {
         try window.step()
         #expect(!window.state.playing)
     }
+
+    /// The shaded segments are `analyze`'s: at threshold 0 % every frame qualifies, so one segment spans the whole
+    /// 6 s video (ending one sampled frame after the last); with --min-length longer than the video there is none.
+    @Test func segmentsFollowTheThresholdAndTheMinimumLength() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("clipcam-segments-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let video = try redBlueRedVideo(in: folder)
+        for (minLength, expected) in [(0.0, 1), (7.0, 0)] {
+            let engine = try ClipEngine(
+                directory: repo.appendingPathComponent("Tests/Fixtures/models/tiny-quickgelu-f32"), threads: 1)
+            let window = try InvestigateWindow(
+                settings: InvestigateSettings(
+                    path: video, prompts: ["a red square"], range: ScoreRange(low: -1, high: 1), threshold: 0,
+                    windowSize: PixelSize(width: 640, height: 480), smooth: 3, minLength: minLength),
+                engine: engine, videoDriver: "offscreen")
+            #expect(try window.waitForEncoding(seconds: 120))
+            let segments = window.plotData().series[0].segments
+            #expect(segments.count == expected, "min length \(minLength): \(segments)")
+            if let only = segments.first {
+                #expect(abs(only.start) < 1e-6 && abs(only.end - 6) < 0.05, "\(only)")
+            }
+        }
+    }
 }
