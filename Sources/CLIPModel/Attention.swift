@@ -19,31 +19,33 @@ final class AttentionScratch {
     }
 }
 
-/// Attention as a pool job, made once per transformer stack: `perform` sets the inputs and runs it on every
-/// worker; heads are claimed by the workers in turn.
-final class AttentionTask: PoolTask {
-    let scratch: [AttentionScratch]  // one per worker
-    private var qkv: UnsafePointer<Float>?
-    private var context: UnsafeMutablePointer<Float>?
-    private var tokens = 0
-    private var width = 0
-    private var heads = 0
-    private var causal = false
-    private var queries = 0..<0
-    private unowned(unsafe) var pool: WorkerPool?
+/// The operands of one attention as a pool job, made once per transformer stack: `perform` sets them and runs the
+/// job on every worker, which claim heads in turn. The subclasses multiply: AttentionTask in fp32, ByteAttentionTask
+/// in 8 bits.
+class AttentionJob: PoolTask {
+    /// Workers the subclass has scratch for.
+    let workers: Int
+    private(set) var qkv: UnsafePointer<Float>?
+    private(set) var context: UnsafeMutablePointer<Float>?
+    private(set) var tokens = 0
+    private(set) var width = 0
+    private(set) var heads = 0
+    private(set) var causal = false
+    private(set) var queries = 0..<0
+    private(set) unowned(unsafe) var pool: WorkerPool?
 
-    init(scratch: [AttentionScratch]) {
-        self.scratch = scratch
+    init(workers: Int) {
+        self.workers = workers
     }
 
     /// `qkv` is [tokens × 3·width]: the (already scaled) queries, the keys and the values of each token side by
     /// side. Writes the context of query rows `queries` to the same rows of `context` [tokens × width]. With
     /// `causal`, token i attends to tokens 0...i only.
-    func perform(
+    final func perform(
         qkv: UnsafePointer<Float>, tokens: Int, width: Int, heads: Int, causal: Bool, queries: Range<Int>,
         context: UnsafeMutablePointer<Float>, pool: WorkerPool
     ) {
-        precondition(scratch.count >= pool.threads, "attention scratch for \(scratch.count) of \(pool.threads) workers")
+        precondition(workers >= pool.threads, "attention scratch for \(workers) of \(pool.threads) workers")
         self.qkv = qkv
         self.context = context
         self.tokens = tokens
@@ -56,7 +58,22 @@ final class AttentionTask: PoolTask {
         self.pool = nil
     }
 
+    /// The heads this worker claims; each subclass multiplies them its own way.
     func run(worker: Int) {
+        preconditionFailure("AttentionJob.run: a subclass multiplies")
+    }
+}
+
+/// fp32 attention: each head's K and V packed into the worker's scratch panels, through the fp32 kernel.
+final class AttentionTask: AttentionJob {
+    let scratch: [AttentionScratch]  // one per worker
+
+    init(scratch: [AttentionScratch]) {
+        self.scratch = scratch
+        super.init(workers: scratch.count)
+    }
+
+    override func run(worker: Int) {
         guard let qkv, let context, let pool else { return }
         let headDim = width / heads
         let stride = 3 * width

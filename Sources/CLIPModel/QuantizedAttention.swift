@@ -35,41 +35,15 @@ final class ByteAttentionScratch {
 }
 
 /// 8-bit attention as a pool job, made once per transformer stack; the same inputs and outputs as AttentionTask.
-final class ByteAttentionTask: PoolTask {
+final class ByteAttentionTask: AttentionJob {
     let scratch: [ByteAttentionScratch]  // one per worker
-    private var qkv: UnsafePointer<Float>?
-    private var context: UnsafeMutablePointer<Float>?
-    private var tokens = 0
-    private var width = 0
-    private var heads = 0
-    private var causal = false
-    private var queries = 0..<0
-    private unowned(unsafe) var pool: WorkerPool?
 
     init(scratch: [ByteAttentionScratch]) {
         self.scratch = scratch
+        super.init(workers: scratch.count)
     }
 
-    /// As AttentionTask.perform: `qkv` is [tokens × 3·width] (scaled queries, keys, values side by side); writes
-    /// the context of query rows `queries` to the same rows of `context` [tokens × width].
-    func perform(
-        qkv: UnsafePointer<Float>, tokens: Int, width: Int, heads: Int, causal: Bool, queries: Range<Int>,
-        context: UnsafeMutablePointer<Float>, pool: WorkerPool
-    ) {
-        precondition(scratch.count >= pool.threads, "attention scratch for \(scratch.count) of \(pool.threads) workers")
-        self.qkv = qkv
-        self.context = context
-        self.tokens = tokens
-        self.width = width
-        self.heads = heads
-        self.causal = causal
-        self.queries = queries
-        self.pool = pool
-        pool.run(self)
-        self.pool = nil
-    }
-
-    func run(worker: Int) {
+    override func run(worker: Int) {
         guard let qkv, let context, let pool else { return }
         let headDim = width / heads
         let stride = 3 * width
